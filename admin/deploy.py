@@ -1,0 +1,194 @@
+"""Load a deployment file (部署文件): office, round, unit tree, groups, staff and QR codes.
+
+Idempotent: every record is matched by its natural key (office and round by name, unit by
+path, group by round + code, staff by login, QR code by scene) and only changed fields are
+written, so loading the same file twice changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from core.models import Group, Office, QrCode, Round, Staff, Unit, UnitAlias
+
+UNIT_KINDS = {"township", "village", "community", "department"}
+STAFF_ROLES = {"leader", "deputy", "liaison", "member", "office"}
+
+
+class DeploymentError(ValueError):
+    """The file does not describe a valid deployment; the message says where."""
+
+
+@dataclass
+class LoadReport:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str, created: bool) -> None:
+        target = self.created if created else self.updated
+        target[what] = target.get(what, 0) + 1
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+    def __str__(self) -> str:
+        if not self.changed:
+            return "nothing changed (already loaded)"
+        parts = [f"created {k}: {v}" for k, v in sorted(self.created.items())]
+        parts += [f"updated {k}: {v}" for k, v in sorted(self.updated.items())]
+        return "; ".join(parts)
+
+
+def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
+    if not isinstance(data, dict):
+        raise DeploymentError("the file must be a mapping with office, round, units, groups, qrcodes")
+    report = LoadReport()
+    office = _upsert(session, report, Office, {"name": _req(data, "office", "name")},
+                     {k: _str(data["office"].get(k)) for k in ("phone", "mailbox", "email")})
+    session.flush()
+    rnd = data.get("round") or {}
+    round_ = _upsert(session, report, Round, {"name": _req(data, "round", "name")}, {
+        "office_id": office.id,
+        "start": _date(rnd, "start"),
+        "end": _date(rnd, "end"),
+        "handover_days": int(rnd.get("handover_days", 15)),
+    })
+    session.flush()
+    for spec in data.get("units") or []:
+        _load_unit(session, report, spec, parent=None)
+    session.flush()
+    for g in data.get("groups") or []:
+        _load_group(session, report, round_, g)
+    for q in data.get("qrcodes") or []:
+        scene = _str(q.get("scene"))
+        if not scene:
+            raise DeploymentError(f"qrcodes: every entry needs a scene ({q!r})")
+        group = None
+        if q.get("group"):
+            group = session.scalar(sa.select(Group).where(Group.round_id == round_.id, Group.code == str(q["group"])))
+            if group is None:
+                raise DeploymentError(f"qrcodes: {scene}: no group {q['group']!r} in this round")
+        unit = _unit_by_path(session, q["unit"], f"qrcodes: {scene}") if q.get("unit") else None
+        _upsert(session, report, QrCode, {"scene": scene}, {
+            "round_id": round_.id,
+            "group_id": group.id if group else None,
+            "unit_id": unit.id if unit else None,
+        })
+    session.flush()
+    return report
+
+
+def _load_unit(session: Session, report: LoadReport, spec: dict, parent: Unit | None) -> None:
+    name = _str(spec.get("name"))
+    if not name or "/" in name:
+        raise DeploymentError(f"units: a unit needs a name without '/' ({spec!r})")
+    kind = spec.get("kind") or ("village" if parent is not None else "township")
+    if kind not in UNIT_KINDS:
+        raise DeploymentError(f"units: {name}: kind must be one of {', '.join(sorted(UNIT_KINDS))}")
+    path = f"{parent.path}/{name}" if parent else name
+    unit = _upsert(session, report, Unit, {"path": path}, {
+        "name": name, "kind": kind, "parent_id": parent.id if parent else None,
+        "lat": _float(spec.get("lat")), "lng": _float(spec.get("lng")),
+    })
+    session.flush()
+    have = {a.alias for a in unit.aliases}
+    for alias in spec.get("aliases") or []:
+        if str(alias) not in have:
+            unit.aliases.append(UnitAlias(alias=str(alias)))
+            report.count("unit aliases", created=True)
+    for child in spec.get("children") or []:
+        _load_unit(session, report, child, parent=unit)
+
+
+def _load_group(session: Session, report: LoadReport, round_: Round, spec: dict) -> None:
+    code = _str(spec.get("code"))
+    if not code or not spec.get("name"):
+        raise DeploymentError(f"groups: every group needs a code and a name ({spec!r})")
+    group = _upsert(session, report, Group, {"round_id": round_.id, "code": code},
+                    {"name": str(spec["name"]), **{k: _str(spec.get(k)) for k in ("phone", "mailbox", "email")}})
+    session.flush()
+    units = [_unit_by_path(session, p, f"groups: {code}") for p in spec.get("units") or []]
+    before = {u.id for u in group.units}
+    if before != {u.id for u in units}:
+        group.units = units
+        report.count("group units", created=not before)
+    for member in spec.get("staff") or []:
+        login = _str(member.get("login"))
+        role = member.get("role", "member")
+        if not login or not member.get("name") or role not in STAFF_ROLES:
+            raise DeploymentError(f"groups: {code}: staff need login, name and a role in {sorted(STAFF_ROLES)}")
+        home = _unit_by_path(session, member["home_unit"], f"staff {login}", create=True) \
+            if member.get("home_unit") else None
+        _upsert(session, report, Staff, {"login": login}, {
+            "name": str(member["name"]), "role": role, "group_id": group.id,
+            "home_unit_id": home.id if home else None,
+        })
+    session.flush()
+
+
+def _unit_by_path(session: Session, path: str, where: str, create: bool = False) -> Unit:
+    """A unit by its path. A staff member's home unit may lie outside the round's units
+    (that is the point of cross-inspection); `create` records it, kind inferred from depth."""
+    unit = session.scalar(sa.select(Unit).where(Unit.path == str(path)))
+    if unit is not None:
+        return unit
+    if not create:
+        raise DeploymentError(f"{where}: no unit {path!r} in units")
+    parent = None
+    for depth, name in enumerate(str(path).split("/")):
+        sub = f"{parent.path}/{name}" if parent else name
+        unit = session.scalar(sa.select(Unit).where(Unit.path == sub))
+        if unit is None:
+            unit = Unit(name=name, path=sub, kind="township" if depth == 0 else "village", parent=parent)
+            session.add(unit)
+            session.flush()
+        parent = unit
+    return unit
+
+
+def _upsert(session: Session, report: LoadReport, model, key: dict, values: dict):
+    obj = session.scalar(sa.select(model).filter_by(**key))
+    label = model.__tablename__.replace("_", " ")
+    if obj is None:
+        obj = model(**key, **values)
+        session.add(obj)
+        report.count(label, created=True)
+        return obj
+    changed = False
+    for k, v in values.items():
+        if getattr(obj, k) != v:
+            setattr(obj, k, v)
+            changed = True
+    if changed:
+        report.count(label, created=False)
+    return obj
+
+
+def _req(data: dict, section: str, key: str) -> str:
+    value = (data.get(section) or {}).get(key)
+    if not value:
+        raise DeploymentError(f"{section}: {key} is required")
+    return str(value)
+
+
+def _date(spec: dict, key: str) -> date:
+    value = spec.get(key)
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DeploymentError(f"round: {key} must be a date like 2026-11-01, not {value!r}") from None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,76 @@
+"""What the bot says (Chinese). Kept together so an office can read and adjust the wording."""
+from __future__ import annotations
+
+OPTIONS = "回复「提交」提交反映，「匿名」匿名反映，「取消」放弃。"
+
+HELP = (
+    "【码上巡察 使用说明】\n"
+    "1. 直接发送文字、语音、图片或位置，说明要反映的问题（哪个村/单位、什么人、什么事）；可以分几条发送。\n"
+    "2. 回复「提交」提交，提交后会收到受理编号。\n"
+    "3. 回复「匿名」匿名反映：不保存您的微信身份，凭受理编号和查询码查询进度。\n"
+    "4. 回复「实名 姓名 电话」实名反映，方便巡察组与您联系。\n"
+    "5. 回复「取消」放弃未提交的内容；回复「查询」查看您反映的事项和办理进度；"
+    "匿名反映回复「查询 受理编号 查询码」。\n"
+    "我们依纪依法保护反映人，严禁打击报复。"
+)
+
+UNSUPPORTED = "暂时无法处理这类消息。请发送文字、语音、图片或位置来反映问题，回复「帮助」查看说明。"
+TOO_SHORT = "您好，请直接描述要反映的问题（哪个村/单位、什么人、什么事），可以发送文字、语音、图片或位置。回复「帮助」查看说明。"
+NOTHING_TO_SUBMIT = "您还没有要提交的内容。请先发送要反映的问题，再回复「提交」。"
+NOTHING_TO_CANCEL = "当前没有未提交的反映。"
+CANCELLED = "已取消，本次内容未提交，也不会保存。如需反映问题，请重新发送。"
+NO_CASES = "您还没有通过本公众号提交过反映。匿名反映请回复「查询 受理编号 查询码」。"
+CASE_NOT_FOUND = "没有查到：受理编号或查询码不正确。请核对后重新发送「查询 受理编号 查询码」。"
+NAMED_FORMAT = "实名反映请按格式回复：实名 姓名 手机号，例如「实名 张三 13800000000」。"
+
+
+def greeting(group_name: str | None, round_name: str | None, period: str | None, unit_name: str | None,
+             contact: str | None) -> str:
+    who = group_name or "巡察办"
+    lines = [f"您好！这里是{who}。"]
+    if round_name:
+        about = f"{round_name}（{period}）正在开展" if period else f"{round_name}正在开展"
+        target = f"，欢迎反映{unit_name}党员干部作风、惠民资金、集体“三资”、工程项目等方面的问题线索和身边的急难愁盼问题。" \
+            if unit_name else "，欢迎反映党员干部问题线索和身边的急难愁盼问题。"
+        lines.append(about + target)
+    if contact:
+        lines.append(f"联系方式：{contact}")
+    lines.append("请直接发送文字、语音、图片或位置来反映；回复「帮助」查看说明。")
+    return "\n".join(lines)
+
+
+def added(kind: str, count: int, summary: str, anonymous: bool, note: str = "") -> str:
+    what = {"text": "文字", "voice": "语音", "image": "图片", "location": "位置"}[kind]
+    head = f"已记录{what}（本次反映共{count}条内容{'，匿名' if anonymous else ''}）。"
+    body = f"\n内容摘要：{summary}" if summary else ""
+    return f"{head}{note}{body}\n可继续补充文字、语音、图片或位置；{OPTIONS}"
+
+
+def submitted(tracking_no: str, handler: str, query_code: str | None) -> str:
+    lines = ["提交成功，您的反映已受理。", f"受理编号：{tracking_no}"]
+    if query_code:
+        lines.append(f"查询码：{query_code}")
+        lines.append("这是匿名反映，我们没有保存您的身份。请妥善保存受理编号和查询码，"
+                     "回复「查询 受理编号 查询码」查看进度。")
+    else:
+        lines.append("回复「查询」可查看办理进度。")
+    lines.append(f"承办：{handler}。感谢您对巡察工作的支持！")
+    return "\n".join(lines)
+
+
+def anonymous_set(has_content: bool) -> str:
+    tail = OPTIONS if has_content else "请发送要反映的问题，发完后回复「提交」。"
+    return "好的，本次反映将匿名提交：不保存您的微信身份，提交后凭受理编号和查询码查询进度。" + tail
+
+
+def named_set(has_content: bool) -> str:
+    tail = OPTIONS if has_content else "请发送要反映的问题，发完后回复「提交」。"
+    return "好的，本次反映为实名反映，您的姓名和电话将加密保存，仅用于巡察组与您联系。" + tail
+
+
+def pending_draft(summary: str) -> str:
+    return f"您有一条未提交的反映：{summary}\n{OPTIONS}"
+
+
+def case_line(i: int, tracking_no: str, date: str, status: str, summary: str) -> str:
+    return f"{i}. {tracking_no}（{date}）{status}\n   {summary}"

@@ -1,0 +1,127 @@
+"""`/wechat`: WeChat's GET check and its pushes, plain (明文) and AES safe mode (安全模式).
+
+Order of checks on a push: size (413), freshness of the timestamp (403), signature (403),
+XML shape (400), then one transaction that records the push (dedupe) and answers it.
+Nothing is stored before the signature is good; no call to WeChat is made in the request.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Response, abort, request
+from sqlalchemy.exc import DBAPIError
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot import bp
+from bot.conversation import handle
+from core.app import db_session, jobs, settings, vault
+from intake.inbound import Replay, claim
+
+log = logging.getLogger(__name__)
+
+_FORBIDDEN_XML = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+
+
+def now() -> float:
+    """The clock used for freshness checks (tests move it)."""
+    return time.time()
+
+
+def _plain(text: str, status: int) -> Response:
+    return Response(text, status=status, mimetype="text/plain")
+
+
+def _args() -> tuple[str, str, str]:
+    ts, nonce = request.args.get("timestamp", ""), request.args.get("nonce", "")
+    if not ts.isdigit() or not nonce:
+        abort(_plain("missing or malformed timestamp/nonce", 400))
+    if abs(now() - int(ts)) > settings().push_max_age:
+        abort(_plain("stale timestamp: refused as a possible replay", 403))
+    return ts, nonce, request.args.get("signature", "")
+
+
+@bp.get("/wechat")
+def verify():
+    """WeChat's server check: echo `echostr` when the signature is ours."""
+    ts, nonce, signature = _args()
+    try:
+        check_signature(settings().wechat_token, signature, ts, nonce)
+    except InvalidSignatureException:
+        return _plain("invalid signature", 403)
+    return _plain(request.args.get("echostr", ""), 200)
+
+
+@bp.post("/wechat")
+def receive():
+    cfg = settings()
+    if (request.content_length or 0) > cfg.max_push_bytes:
+        return _plain("push too large", 413)
+    body = request.stream.read(cfg.max_push_bytes + 1)
+    if len(body) > cfg.max_push_bytes:
+        return _plain("push too large", 413)
+    ts, nonce, signature = _args()
+    crypto = None
+    if cfg.wechat_aes_key and request.args.get("encrypt_type", "raw") == "aes":
+        if any(t in body for t in _FORBIDDEN_XML):
+            return _plain("malformed XML: DTDs and entities are not accepted", 400)
+        crypto = WeChatCrypto(cfg.wechat_token, cfg.wechat_aes_key, cfg.wechat_appid)
+        try:
+            body = crypto.decrypt_message(body, request.args.get("msg_signature", ""), ts, nonce).encode()
+        except (InvalidSignatureException, InvalidAppIdException):
+            return _plain("invalid signature", 403)
+        except Exception:  # not XML, no <Encrypt>, bad base64 or padding
+            return _plain("malformed encrypted push", 400)
+    else:
+        if cfg.wechat_aes_key:
+            return _plain("this account runs in safe mode: encrypt_type=aes is required", 400)
+        try:
+            check_signature(cfg.wechat_token, signature, ts, nonce)
+        except InvalidSignatureException:
+            return _plain("invalid signature", 403)
+    if any(t in body for t in _FORBIDDEN_XML):
+        return _plain("malformed XML: DTDs and entities are not accepted", 400)
+    try:
+        msg = parse_message(body)
+        if msg is None or not msg.source or not str(msg._data.get("CreateTime", "")).isdigit():
+            raise ValueError("missing FromUserName or CreateTime")
+    except Exception:
+        return _plain("malformed XML push", 400)
+
+    try:
+        reply = _answer(msg)
+    except DBAPIError:
+        # The database went away mid-request: nothing was committed, so WeChat's retry is safe.
+        log.exception("database unavailable while answering a push")
+        db_session().rollback()
+        return _plain("temporarily unavailable, please retry", 503)
+    if not reply:
+        return _plain("success", 200)
+    xml = TextReply(message=msg, content=reply).render()
+    if crypto is not None:
+        xml = crypto.encrypt_message(xml, nonce, ts)
+    return Response(xml, mimetype="application/xml")
+
+
+def _answer(msg) -> str | None:
+    s = db_session()
+    v = vault()
+    if msg.type == "event":
+        key = f"evt:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}:{msg.event}"
+    else:
+        key = f"msg:{msg.id}" if msg.id else f"msg:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}"
+    claimed = claim(s, key, msg.type if msg.type != "event" else f"event:{msg.event}")
+    if isinstance(claimed, Replay):
+        return claimed.reply
+    outcome = handle(s, v, msg)
+    claimed.reply = outcome.reply
+    s.commit()
+    for att_id in outcome.downloads:
+        from intake.jobs import download_media
+
+        jobs().enqueue(download_media, att_id, job_id=f"media-{att_id}")
+    return outcome.reply

@@ -1,0 +1,77 @@
+"""`flask db ...` (Alembic) and `flask jobs ...` (RQ worker and cron)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+ROOT = Path(__file__).resolve().parent.parent
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+jobs_cli = AppGroup("jobs", help="Background jobs (RQ).")
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = current_app.extensions["settings"].database_url
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the schema to REVISION (default: the latest)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models."""
+    from alembic import command
+
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def jobs_worker(burst: bool) -> None:
+    """Run an RQ worker with this app's context (needs REDIS_URL)."""
+    from rq import Worker
+
+    jobs = current_app.extensions["jobs"]
+    if jobs.in_process:
+        raise click.ClickException("REDIS_URL is not set: jobs already run inside the web process")
+    Worker([jobs.queue], connection=jobs.redis).work(burst=burst, with_scheduler=True)
+
+
+@jobs_cli.command("cron")
+def jobs_cron() -> None:
+    """Run RQ's cron scheduler with the periodic jobs of `core.schedule`."""
+    from rq.cron import CronScheduler
+
+    from core.schedule import PERIODIC
+
+    jobs = current_app.extensions["jobs"]
+    if jobs.in_process:
+        raise click.ClickException("REDIS_URL is not set")
+    cron = CronScheduler(connection=jobs.redis)
+    for func, cron_expr in PERIODIC:
+        cron.register(func, queue_name="default", cron=cron_expr)
+    cron.start()

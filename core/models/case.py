@@ -1,0 +1,118 @@
+"""Cases (反映/诉求), their reporters, immutable history and attachments."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, utcnow
+from core.models.org import Group, QrCode, Round, Unit
+
+
+class CaseStatus(str, enum.Enum):
+    received = "received"
+    assigned = "assigned"
+    handed_over = "handed_over"
+    transferred = "transferred"
+    referred = "referred"
+    verifying = "verifying"
+    filed = "filed"
+    rejected = "rejected"
+    replied = "replied"
+    closed = "closed"
+    merged = "merged"
+    reopened = "reopened"
+
+
+class Reporter(Base):
+    """反映人. Every identity field is encrypted; `openid_hash` is a keyed blind index for lookups."""
+    __tablename__ = "reporters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    openid_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_no: Mapped[str | None] = mapped_column(sa.String(24), unique=True)  # 受理编号
+    query_code_hash: Mapped[str | None] = mapped_column(sa.String(200))  # 查询码, anonymous only
+    # named (实名) | default | anonymous (匿名: no reporter linked at all)
+    anonymity: Mapped[str] = mapped_column(sa.String(12), default="default")
+    reporter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reporters.id"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))  # wechat | h5 | meeting | letter | phone | visit
+    text: Mapped[str] = mapped_column(sa.Text)
+    summary: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str | None] = mapped_column(sa.String(20))  # clue | petition | suggestion | out_of_scope
+    domain: Mapped[str | None] = mapped_column(sa.String(30))
+    round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rounds.id"))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("groups.id"), index=True)
+    qr_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qr_codes.id"))
+    status: Mapped[str] = mapped_column(sa.String(16), default=CaseStatus.received.value, index=True)
+    priority: Mapped[int] = mapped_column(default=0)
+    model_version: Mapped[str | None] = mapped_column(sa.String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    reporter: Mapped[Reporter | None] = relationship()
+    round: Mapped[Round | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    group: Mapped[Group | None] = relationship()
+    qr_code: Mapped[QrCode | None] = relationship()
+    events: Mapped[list["CaseEvent"]] = relationship(order_by="CaseEvent.id", back_populates="case")
+    attachments: Mapped[list["Attachment"]] = relationship(
+        order_by="Attachment.id", back_populates="case", foreign_keys="Attachment.case_id")
+
+
+class CaseEvent(Base):
+    """Immutable history: who, when, from, to, note. Updates and deletes are refused."""
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(60))  # "citizen", "system", "staff:<login>"
+    action: Mapped[str] = mapped_column(sa.String(30))
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str | None] = mapped_column(sa.String(16))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    public: Mapped[bool] = mapped_column(default=False)  # shown to the citizen?
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+@event.listens_for(CaseEvent, "before_update")
+@event.listens_for(CaseEvent, "before_delete")
+def _case_events_are_immutable(_mapper, _conn, target):
+    raise ValueError(f"CaseEvent {target.id} is immutable history")
+
+
+class Attachment(Base):
+    """Voice, image or location. Media is downloaded by a job at once: WeChat media ids expire."""
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    draft_id: Mapped[int | None] = mapped_column(sa.ForeignKey("drafts.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))  # voice | image | location
+    media_id: Mapped[str | None] = mapped_column(sa.String(200))
+    media_format: Mapped[str | None] = mapped_column(sa.String(16))
+    # pending → stored, or failed (with last_error; retried, listed by `flask media status`)
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    storage_path: Mapped[str | None] = mapped_column(sa.String(300))
+    content_type: Mapped[str | None] = mapped_column(sa.String(60))
+    size: Mapped[int | None]
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    recognition: Mapped[str | None] = mapped_column(sa.Text)
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    label: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stored_at: Mapped[datetime | None]
+    case: Mapped[Case | None] = relationship(back_populates="attachments", foreign_keys=[case_id])

@@ -1,0 +1,105 @@
+"""The office's set-up for a round: rounds, groups, inspected units, staff, QR posters."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base
+
+group_units = sa.Table(
+    "group_units", Base.metadata,
+    sa.Column("group_id", sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("unit_id", sa.ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Office(Base):
+    """巡察办: one per deployment; its public contact closes every greeting without a group."""
+    __tablename__ = "offices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    mailbox: Mapped[str | None] = mapped_column(sa.String(100))
+    email: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class Round(Base):
+    """巡察轮次."""
+    __tablename__ = "rounds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("offices.id"))
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    start: Mapped[date]
+    end: Mapped[date]
+    handover_days: Mapped[int] = mapped_column(default=15)
+    office: Mapped[Office] = relationship()
+    groups: Mapped[list["Group"]] = relationship(back_populates="round")
+
+
+class Unit(Base):
+    """被巡察单位: a tree (township → village); `path` joins names with "/"."""
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    path: Mapped[str] = mapped_column(sa.String(300), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # township | village | community | department
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    parent: Mapped["Unit | None"] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list["Unit"]] = relationship(back_populates="parent")
+    aliases: Mapped[list["UnitAlias"]] = relationship(cascade="all, delete-orphan", back_populates="unit")
+
+
+class UnitAlias(Base):
+    __tablename__ = "unit_aliases"
+    __table_args__ = (sa.UniqueConstraint("unit_id", "alias"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(sa.String(100), index=True)
+    unit: Mapped[Unit] = relationship(back_populates="aliases")
+
+
+class Group(Base):
+    """巡察组, with its public contact."""
+    __tablename__ = "groups"
+    __table_args__ = (sa.UniqueConstraint("round_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(sa.ForeignKey("rounds.id"))
+    code: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    mailbox: Mapped[str | None] = mapped_column(sa.String(100))
+    email: Mapped[str | None] = mapped_column(sa.String(100))
+    round: Mapped[Round] = relationship(back_populates="groups")
+    units: Mapped[list[Unit]] = relationship(secondary=group_units)
+    staff: Mapped[list["Staff"]] = relationship(back_populates="group")
+
+
+class Staff(Base):
+    """A group member (组长/副组长/联络员) or office staff; never handles a case about `home_unit`."""
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    role: Mapped[str] = mapped_column(sa.String(20))  # leader | deputy | liaison | member | office
+    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("groups.id"))
+    home_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    group: Mapped[Group | None] = relationship(back_populates="staff")
+    home_unit: Mapped[Unit | None] = relationship()
+
+
+class QrCode(Base):
+    """二维码投放: a poster's WeChat scene string, bound to a round, usually a group and a unit."""
+    __tablename__ = "qr_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scene: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    round_id: Mapped[int] = mapped_column(sa.ForeignKey("rounds.id"))
+    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("groups.id"))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    round: Mapped[Round] = relationship()
+    group: Mapped[Group | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()

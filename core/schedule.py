@@ -1,0 +1,7 @@
+"""Periodic jobs, as data: (function, cron expression). Run by `flask jobs cron` (RQ's cron)."""
+from intake.jobs import requeue_pending_media, sweep_drafts
+
+PERIODIC = [
+    (requeue_pending_media, "*/5 * * * *"),
+    (sweep_drafts, "*/30 * * * *"),
+]

@@ -1,0 +1,117 @@
+"""The fake's control API under `/_fake/` (JSON): set the scene for a test or the demo, and
+see what the product sent. Not part of WeChat."""
+from __future__ import annotations
+
+import base64
+import mimetypes
+import secrets
+
+from flask import Blueprint, Response, current_app, request
+
+from fakewechat.state import FakeState, json_body, wx_json
+
+bp = Blueprint("fake_control", __name__, url_prefix="/_fake")
+EXTENSIONS = {"audio/amr": ".amr", "audio/speex": ".speex", "image/jpeg": ".jpg",
+              "audio/mpeg": ".mp3"}
+
+
+def _state() -> FakeState:
+    return current_app.extensions["fakewechat"]
+
+
+@bp.post("/interaction")
+def interaction() -> Response:
+    """The citizen just wrote to the account (or did at `at`): opens the 48-hour window."""
+    state, body = _state(), json_body() or {}
+    if not body.get("openid"):
+        return wx_json({"error": "openid required"}, 400)
+    with state.lock:
+        at = float(body.get("at") or state.clock())
+        state.interactions[body["openid"]] = at
+        state.cs_sent[body["openid"]] = 0  # a new message from the citizen starts a new count
+    return wx_json({"openid": body["openid"], "at": at})
+
+
+@bp.post("/media")
+def media() -> Response:
+    """Register downloadable media: {media_id?, content_type, data_b64, filename?, at?}."""
+    state, body = _state(), json_body() or {}
+    if not body.get("content_type") or "data_b64" not in body:
+        return wx_json({"error": "content_type and data_b64 required"}, 400)
+    media_id = body.get("media_id") or secrets.token_urlsafe(32)
+    ctype = body["content_type"]
+    ext = EXTENSIONS.get(ctype) or mimetypes.guess_extension(ctype) or ""
+    item = {"data": base64.b64decode(body["data_b64"]), "content_type": ctype,
+            "filename": body.get("filename") or media_id + ext}
+    with state.lock:
+        item["at"] = float(body.get("at") or state.clock())
+        state.media[media_id] = item
+    return wx_json({"media_id": media_id})
+
+
+@bp.post("/fail")
+def fail() -> Response:
+    """The next `times` calls to `path` answer `errcode` (HTTP 200) or HTTP `status`."""
+    state, body = _state(), json_body() or {}
+    path = body.get("path", "")
+    if not path.startswith("/cgi-bin/") or ("errcode" not in body and "status" not in body):
+        return wx_json({"error": "path (/cgi-bin/...) and errcode or status required"}, 400)
+    rule = {"errcode": body.get("errcode"), "errmsg": body.get("errmsg"),
+            "status": body.get("status"), "times": int(body.get("times", 1))}
+    with state.lock:
+        state.failures[path] = rule  # replaces any earlier rule for this path
+    return wx_json({"path": path, "times": rule["times"]})
+
+
+@bp.post("/expire_tokens")
+def expire_tokens() -> Response:
+    state = _state()
+    with state.lock:
+        expired_at = state.clock() - state.config["token_ttl"] - 1
+        state.tokens = {token: expired_at for token in state.tokens}
+        count = len(state.tokens)
+    return wx_json({"expired": count})
+
+
+@bp.post("/config")
+def config() -> Response:
+    """Change token_ttl, template_daily_quota or cs_window_limit (until the next reset)."""
+    state, body = _state(), json_body() or {}
+    with state.lock:
+        state.config.update({k: int(v) for k, v in body.items() if k in state.defaults})
+        current = dict(state.config)
+    return wx_json(current)
+
+
+@bp.get("/messages")
+def messages() -> Response:
+    """Customer-service and template messages sent, oldest first (`?touser=` to filter)."""
+    state, touser = _state(), request.args.get("touser")
+    with state.lock:
+        found = [m for m in state.messages if touser in (None, m["touser"])]
+    return wx_json({"messages": found})
+
+
+@bp.get("/calls")
+def calls() -> Response:
+    """Calls per /cgi-bin/ path, failed ones included."""
+    state = _state()
+    with state.lock:
+        counts = dict(state.calls)
+    return wx_json(counts)
+
+
+@bp.get("/qrcodes")
+def qrcodes() -> Response:
+    state = _state()
+    with state.lock:
+        found = list(state.qrcodes.values())
+    return wx_json({"qrcodes": found})
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    state = _state()
+    with state.lock:
+        state.reset()
+    return wx_json({"reset": True})

@@ -1,0 +1,100 @@
+"""Intake jobs. Plain functions taking ids; idempotent, so RQ's retries are safe.
+
+- `download_media`: fetch a voice/image from WeChat right after the push (ids expire in 3 days).
+- `requeue_pending_media`: periodic; enqueues downloads that never started (queue was down).
+- `sweep_drafts`: periodic; reminds a quiet citizen of an unsubmitted draft inside the 48-hour
+  window, then marks drafts untouched for `draft_abandon_hours` as `abandoned` (kept, listed).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from core.app import database, jobs, settings, wechat_api
+from core.db import utcnow
+from core.models import Attachment, Conversation, Draft
+from core.wechat_api import WeChatApiError
+from intake import media
+
+log = logging.getLogger(__name__)
+
+REMINDER = ("您有一条反映还没有提交。回复「提交」即可提交，回复「取消」放弃；"
+            "也可以继续补充文字、语音、图片或位置。")
+
+
+def download_media(attachment_id: int) -> str:
+    with database().session() as s:
+        att = s.get(Attachment, attachment_id)
+        if att is None or att.status == "stored" or not att.media_id:
+            return "nothing to do"
+        att.attempts += 1
+        try:
+            got = wechat_api().download_media(att.media_id)
+        except WeChatApiError as exc:
+            att.status, att.last_error = "failed", f"{exc.errcode}: {exc.errmsg}"[:300]
+            s.commit()
+            if exc.retryable:
+                raise  # RQ (or the in-process runner) retries with backoff
+            return att.last_error
+        att.storage_path, att.sha256 = media.store(settings().media_dir, got.content, got.content_type)
+        att.content_type, att.size = got.content_type, len(got.content)
+        att.status, att.last_error, att.stored_at = "stored", None, utcnow()
+        s.commit()
+        return att.storage_path
+
+
+def requeue_pending_media(older_than_s: int = 60) -> int:
+    """Downloads that were never enqueued, or failed for a reason that may pass, while the
+    media id is still valid (3 days)."""
+    now = utcnow()
+    with database().session() as s:
+        ids = list(s.scalars(sa.select(Attachment.id).where(
+            Attachment.media_id.is_not(None),
+            Attachment.status.in_(("pending", "failed")),
+            Attachment.created_at < now - timedelta(seconds=older_than_s),
+            Attachment.created_at > now - timedelta(days=3),
+            Attachment.attempts < 10,
+        )))
+    for att_id in ids:
+        jobs().enqueue(download_media, att_id, job_id=f"media-{att_id}")
+    return len(ids)
+
+
+def sweep_drafts() -> dict[str, int]:
+    cfg = settings()
+    now = utcnow()
+    remind_before = now - timedelta(hours=cfg.draft_remind_hours)
+    window_open_after = now - timedelta(hours=47)  # customer-service messages only within 48 h
+    abandon_before = now - timedelta(hours=cfg.draft_abandon_hours)
+    counts = {"reminded": 0, "abandoned": 0}
+    with database().session() as s:
+        to_remind = s.execute(
+            sa.select(Draft, Conversation).join(Conversation, Draft.conversation_id == Conversation.id)
+            .where(Draft.status == "open", Draft.reminded_at.is_(None), Draft.updated_at < remind_before,
+                   Conversation.last_inbound_at > window_open_after)).all()
+        for draft, conv in to_remind:
+            draft.reminded_at = now  # set first: a retried sweep must not send twice
+            s.commit()
+            openid = _openid_for(s, conv)
+            if openid is None:
+                continue
+            try:
+                wechat_api().send_text(openid, REMINDER)
+                counts["reminded"] += 1
+            except WeChatApiError as exc:
+                log.warning("draft %s reminder not sent: %s", draft.id, exc)
+        result = s.execute(sa.update(Draft).where(Draft.status == "open", Draft.updated_at < abandon_before)
+                           .values(status="abandoned"))
+        counts["abandoned"] = result.rowcount or 0
+        s.commit()
+    return counts
+
+
+def _openid_for(s, conv: Conversation) -> str | None:
+    """The openid is kept only encrypted, on the reporter record or in the conversation."""
+    from core.app import vault
+
+    enc = conv.openid_enc
+    return vault().decrypt(enc) if enc else None

@@ -1,0 +1,198 @@
+"""Fixtures: settings → app (fresh database, demo deployment) → a WeChat user talking to /wechat.
+
+Environment: TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) runs the suite
+on PostgreSQL, tables truncated per test; TEST_REDIS_URL runs jobs through RQ on Redis (a
+database number of its own, flushed per test). Unset: a SQLite file per test, jobs in-process.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from admin.deploy import load_deployment
+from bot import simulator as sim
+from core.app import create_app
+from core.db import Base
+from core.settings import Settings
+from fakewechat.server import create_fake_app, run_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "deploy" / "demo.yaml"
+TOKEN, APPID, SECRET = "testtoken", "wxtestappid00001", "testsecret"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def _migrate(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = url
+    command.upgrade(cfg, "head")
+
+
+@pytest.fixture(scope="session")
+def fake_wechat():
+    """The fake WeChat API on loopback, shared by the session (reset per test)."""
+    app = create_fake_app(APPID, SECRET)
+    base, shutdown = run_in_thread(app)
+    yield base
+    shutdown()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """SQLite: migrate once, copy the file per test. PostgreSQL: migrate the test database once."""
+    pg = os.environ.get("TEST_DATABASE_URL")
+    if pg:
+        url = Settings.from_env({"DATABASE_URL": pg}, instance_path=tmp_path_factory.mktemp("pg")).database_url
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        _migrate(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+_redis_db = itertools.count(1)
+
+
+@pytest.fixture
+def test_env(tmp_path, migrated_template, fake_wechat, request) -> dict[str, str]:
+    """The environment of this test's deployment (also handed to real RQ worker processes)."""
+    env = {"INSTANCE_PATH": str(tmp_path), "APP_ENV": "testing", "SECRET_KEY": "s" * 32, "IDENTITY_KEY": "identity-key-for-tests",
+           "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET, "WECHAT_API_BASE": fake_wechat}
+    marker = request.node.get_closest_marker("aes")
+    if marker is not None:
+        env["WECHAT_AES_KEY"] = AES_KEY
+    if isinstance(migrated_template, Path):
+        shutil.copy(migrated_template, tmp_path / "mashang.db")
+    else:
+        env["DATABASE_URL"] = migrated_template
+    if os.environ.get("TEST_REDIS_URL"):
+        base = os.environ["TEST_REDIS_URL"].rstrip("/").rsplit("/", 1)[0] if os.environ["TEST_REDIS_URL"].count("/") > 2 \
+            else os.environ["TEST_REDIS_URL"].rstrip("/")
+        env["REDIS_URL"] = f"{base}/{1 + next(_redis_db) % 14}"
+    return env
+
+
+@pytest.fixture
+def settings(test_env, tmp_path):
+    return Settings.from_env(test_env, instance_path=tmp_path, testing=True, job_retry_intervals=(0, 0))
+
+
+@pytest.fixture
+def run_jobs(app, test_env):
+    """Run what the request queued: in-process, wait for the thread; on Redis, a real RQ worker
+    process (`flask jobs worker --burst`) with this test's environment."""
+    import subprocess
+    import sys
+
+    def run() -> None:
+        jobs = app.extensions["jobs"]
+        if jobs.in_process:
+            jobs.wait(timeout=30)
+            return
+        env = {**os.environ, **test_env, "JOB_RETRY_INTERVALS": "0,0"}
+        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", "--burst"],
+                       cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
+
+    return run
+
+
+@pytest.fixture
+def app(settings, fake_wechat):
+    import requests
+
+    requests.post(f"{fake_wechat}/_fake/reset", timeout=5)
+    app = create_app(settings)
+    db = app.extensions["db"]
+    if settings.database_url.startswith("postgresql"):
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    jobs = app.extensions["jobs"]
+    if jobs.redis is not None:
+        jobs.redis.flushdb()
+    with db.session() as s:
+        load_deployment(s, yaml.safe_load(DEMO.read_text(encoding="utf-8")))
+        s.commit()
+    yield app
+    jobs.wait(timeout=30)
+    db.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    with app.extensions["db"].session() as s:
+        yield s
+
+
+class Citizen:
+    """A WeChat user talking to the real webhook with signed (and, in AES mode, encrypted) pushes."""
+
+    _ids = itertools.count(6_000_000_000)
+
+    def __init__(self, client, settings: Settings, openid: str):
+        self.client, self.openid = client, openid
+        self.pusher = sim.WeChatPusher(settings.wechat_token, settings.wechat_appid, settings.wechat_aes_key)
+        self.last_response = None
+
+    def push(self, xml: str, **sign):
+        query, body = self.pusher.push(xml, **sign)
+        self.last_response = self.client.post(f"/wechat?{query}", data=body, content_type="text/xml")
+        return self.last_response
+
+    def send(self, xml: str) -> str | None:
+        r = self.push(xml)
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return self.pusher.read_reply(r.data).get("Content")
+
+    def say(self, content: str) -> str | None:
+        return self.send(sim.text(self.openid, content, next(self._ids)))
+
+    def scan(self, scene: str, first_time: bool = True) -> str | None:
+        return self.send(sim.scan(self.openid, scene, first_time))
+
+    def voice(self, media_id: str, recognition: str | None) -> str | None:
+        return self.send(sim.voice(self.openid, media_id, recognition, next(self._ids)))
+
+    def image(self, media_id: str) -> str | None:
+        return self.send(sim.image(self.openid, media_id, next(self._ids)))
+
+    def location(self, lat: float, lng: float, label: str) -> str | None:
+        return self.send(sim.location(self.openid, lat, lng, label, next(self._ids)))
+
+
+@pytest.fixture
+def citizen(client, settings):
+    return Citizen(client, settings, "oCITIZEN0000000000000000001")
+
+
+@pytest.fixture
+def make_citizen(client, settings):
+    return lambda openid: Citizen(client, settings, openid)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "aes: run the test with the account in AES safe mode")

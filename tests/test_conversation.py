@@ -1,0 +1,223 @@
+"""A villager's whole path: scan, talk, submit, get a tracking number, follow the case."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from core.db import utcnow
+from core.identity import check_query_code
+from core.models import Attachment, Case, CaseEvent, Conversation, Draft, DraftEntry, Group, Reporter, Unit
+
+
+def tracking_no(reply: str) -> str:
+    return re.search(r"受理编号：(XC\d+)", reply).group(1)
+
+
+def test_scan_to_tracking_number(citizen, db):
+    greeting = citizen.scan("G1-baisha")
+    assert "县委第一巡察组" in greeting and "十三届县委第九轮巡察" in greeting
+    assert "白沙村" in greeting and "0734-1234501" in greeting  # the group's public contact
+    reply = citizen.say("白沙村村支书把低保名额给了自己亲戚，家里有车有房还吃低保")
+    assert "共1条内容" in reply and "低保名额" in reply and "「提交」" in reply and "「匿名」" in reply
+    reply = citizen.say("这个事情已经好几年了，村民都有意见")
+    assert "共2条内容" in reply
+    reply = citizen.say("提交")
+    number = tracking_no(reply)
+    assert "查询码" not in reply and "县委第一巡察组" in reply
+
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    assert case.channel == "wechat" and case.status == "received" and case.anonymity == "default"
+    assert "低保名额" in case.text and "好几年" in case.text
+    assert db.get(Group, case.group_id).code == "G1"
+    assert db.get(Unit, case.unit_id).path == "青石镇/白沙村"
+    assert case.qr_code.scene == "G1-baisha" and case.round.name == "十三届县委第九轮巡察"
+    # The reporter is kept, encrypted: no plain openid anywhere in the row.
+    reporter = db.get(Reporter, case.reporter_id)
+    assert citizen.openid.encode() not in reporter.openid_enc
+    events = db.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
+    assert [(e.action, e.to_status, e.actor) for e in events] == [("submitted", "received", "citizen")]
+    # The draft is gone once submitted.
+    assert db.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
+
+    listing = citizen.say("查询")
+    assert number in listing and "已受理" in listing
+
+
+def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app):
+    citizen.scan("G2-shimen")
+    citizen.say("石门村修路的工程款被村干部挪用，路修了一半就停了")
+    assert "匿名" in citizen.say("匿名")
+    reply = citizen.say("提交")
+    number = tracking_no(reply)
+    code = re.search(r"查询码：([0-9A-Z]+)", reply).group(1)
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    assert case.anonymity == "anonymous" and case.reporter_id is None
+    assert db.scalar(sa.select(sa.func.count()).select_from(Reporter)) == 0
+    # The query code is stored only as a hash.
+    assert code not in case.query_code_hash and check_query_code(code, case.query_code_hash)
+    # No draft, entry or attachment row still ties the conversation to the case.
+    assert db.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
+    assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
+    # "查询" does not list anonymous cases; tracking number + query code does.
+    assert number not in citizen.say("查询")
+    status = citizen.say(f"查询 {number} {code}")
+    assert number in status and "已受理" in status
+    assert "不正确" in citizen.say(f"查询 {number} WRONG999")
+
+
+def test_named_report_keeps_name_and_phone_encrypted(citizen, db, app):
+    citizen.scan("G1-zaohetian")
+    assert "实名" in citizen.say("实名 张三 13800001234")
+    citizen.say("早禾田村的灌溉水渠堵了两年，村里一直没人管")
+    number = tracking_no(citizen.say("提交"))
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    assert case.anonymity == "named"
+    reporter = db.get(Reporter, case.reporter_id)
+    assert b"13800001234" not in reporter.phone_enc and "张三".encode() not in reporter.name_enc
+    vault = app.extensions["vault"]
+    assert vault.decrypt(reporter.name_enc) == "张三" and vault.decrypt(reporter.phone_enc) == "13800001234"
+    assert "格式" in citizen.say("实名 张三")
+
+
+def test_voice_image_location_attach_to_the_case(citizen, db, run_jobs, fake_wechat):
+    import base64
+
+    import requests
+
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "VOICE1", "content_type": "audio/amr",
+                                                      "data_b64": base64.b64encode(b"#!AMR voice").decode()})
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "IMG1", "content_type": "image/jpeg",
+                                                      "data_b64": base64.b64encode(b"\xff\xd8jpeg").decode()})
+    citizen.scan("G1-baisha")
+    reply = citizen.voice("VOICE1", "村里的自来水停了半个月了")
+    assert "已记录语音" in reply and "自来水停了半个月" in reply
+    assert "已记录图片" in citizen.image("IMG1")
+    assert "已记录位置" in citizen.location(26.9, 112.55, "白沙村二组水塔")
+    assert "原声已保存" in citizen.voice("VOICE1", "")  # no recognition: the voice is still kept
+    number = tracking_no(citizen.say("提交"))
+    run_jobs()
+    db.expire_all()
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    kinds = [(a.kind, a.status) for a in case.attachments]
+    assert kinds == [("voice", "stored"), ("image", "stored"), ("location", "stored"), ("voice", "stored")]
+    assert "自来水停了半个月" in case.text and "白沙村二组水塔" in case.text
+    voice = case.attachments[0]
+    assert voice.media_id == "VOICE1" and voice.content_type == "audio/amr" and voice.size == len(b"#!AMR voice")
+    loc = case.attachments[2]
+    assert (loc.lat, loc.lng) == (26.9, 112.55)
+
+
+def test_failed_media_download_is_retried_and_visible(citizen, db, run_jobs, fake_wechat, runner):
+    import requests
+
+    citizen.scan("G1-baisha")
+    citizen.image("GONE1")  # WeChat no longer has it: 40007 is final, shown, not retried forever
+    run_jobs()
+    db.expire_all()
+    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "GONE1"))
+    assert att.status == "failed" and "40007" in att.last_error and att.attempts == 1
+    out = runner.invoke(args=["media", "status"]).output
+    assert "failed: 1" in out and "40007" in out
+
+    # A busy WeChat (-1) twice, then the media is there: retried until stored.
+    import base64
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "BUSY1", "content_type": "image/jpeg",
+                                                      "data_b64": base64.b64encode(b"\xff\xd8ok").decode()})
+    requests.post(f"{fake_wechat}/_fake/fail", json={"path": "/cgi-bin/media/get", "errcode": -1, "times": 2})
+    citizen.image("BUSY1")
+    run_jobs()
+    db.expire_all()
+    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "BUSY1"))
+    assert att.status == "stored" and att.attempts == 3
+
+
+def test_commands_with_nothing_to_act_on(citizen):
+    assert "还没有要提交的内容" in citizen.say("提交")
+    assert "没有未提交的反映" in citizen.say("取消")
+    assert "还没有通过本公众号提交过反映" in citizen.say("查询")
+    assert "使用说明" in citizen.say("帮助")
+    assert "请直接描述要反映的问题" in citizen.say("你好")
+
+
+def test_cancel_drops_the_draft(citizen, db):
+    citizen.say("村里路灯坏了三个月没人修，晚上很黑")
+    assert "已取消" in citizen.say("取消")
+    assert "还没有要提交的内容" in citizen.say("提交")
+    assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
+
+
+def test_report_without_scan_goes_to_the_office_queue(citizen, db):
+    citizen.say("我想反映县里某单位办事拖拉的问题，跑了好几趟")
+    reply = citizen.say("提交")
+    assert "巡察办" in reply
+    case = db.scalar(sa.select(Case))
+    assert case.group_id is None and case.qr_code_id is None and case.round.name == "十三届县委第九轮巡察"
+
+
+def test_office_qr_code_has_no_group(citizen, db):
+    greeting = citizen.scan("OFFICE", first_time=False)
+    assert "示范县委巡察办" in greeting and "0734-1234500" in greeting
+    citizen.say("建议巡察组多到偏远的组里走一走，听听老百姓的意见")
+    citizen.say("提交")
+    case = db.scalar(sa.select(Case))
+    assert case.group_id is None and case.qr_code.scene == "OFFICE"
+
+
+def test_draft_survives_a_quiet_day_and_scan_reminds(citizen, db):
+    citizen.scan("G1-baisha")
+    citizen.say("白沙村的危房改造补贴被村干部克扣了一部分")
+    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=30)))
+    db.execute(sa.update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=30)))
+    db.commit()
+    greeting = citizen.scan("G1-baisha", first_time=False)
+    assert "未提交的反映" in greeting and "危房改造" in greeting
+    reply = citizen.say("补充：涉及三户人家")
+    assert "共2条内容" in reply
+    assert "受理编号" in citizen.say("提交")
+
+
+def test_sweep_reminds_then_abandons_but_never_loses(citizen, db, runner, fake_wechat, app):
+    import requests
+
+    citizen.say("青石镇的养老金发放拖了三个月还没到账")
+    requests.post(f"{fake_wechat}/_fake/interaction", json={"openid": citizen.openid})
+    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=21)))
+    db.commit()
+    assert "'reminded': 1" in runner.invoke(args=["drafts", "sweep"]).output
+    sent = requests.get(f"{fake_wechat}/_fake/messages").json()
+    texts = [str(m) for m in (sent if isinstance(sent, list) else sent.get("messages", sent))]
+    assert any("还没有提交" in t and citizen.openid in t for t in texts)
+    assert "'reminded': 0" in runner.invoke(args=["drafts", "sweep"]).output  # never twice
+
+    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=80)))
+    db.commit()
+    assert "'abandoned': 1" in runner.invoke(args=["drafts", "sweep"]).output
+    assert "entries=1" in runner.invoke(args=["drafts", "list"]).output
+    # The citizen comes back: the abandoned draft continues and can be submitted.
+    assert "共2条内容" in citizen.say("补充一下，是2026年9月开始的")
+    assert "受理编号" in citizen.say("提交")
+    case = db.scalar(sa.select(Case))
+    assert "养老金" in case.text and "9月" in case.text
+
+
+def test_two_citizens_do_not_share_drafts(make_citizen, db):
+    a, b = make_citizen("oAAAA000000000000000000001"), make_citizen("oBBBB000000000000000000001")
+    a.scan("G1-baisha")
+    b.scan("G2-shimen")
+    a.say("白沙村村委会账目不公开，村民看不到")
+    b.say("石门村的山塘水库年久失修，存在安全隐患")
+    na, nb = tracking_no(a.say("提交")), tracking_no(b.say("提交"))
+    ca = db.scalar(sa.select(Case).where(Case.tracking_no == na))
+    cb = db.scalar(sa.select(Case).where(Case.tracking_no == nb))
+    assert "账目" in ca.text and "账目" not in cb.text and ca.group.code == "G1" and cb.group.code == "G2"
+    assert na not in b.say("查询")
+
+
+def test_menu_click_and_unsubscribe(citizen, db):
+    from bot import simulator as sim
+
+    assert "使用说明" in citizen.send(sim.event(citizen.openid, "CLICK", "REPORT_HELP"))
+    assert citizen.send(sim.event(citizen.openid, "unsubscribe")) is None  # answered "success"
+    assert citizen.last_response.get_data(as_text=True) == "success"

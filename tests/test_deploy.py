@@ -1,0 +1,50 @@
+"""`flask deploy load FILE`: the design's deployment file, idempotent, clear errors."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from core.models import Group, QrCode, Staff, Unit, UnitAlias
+
+
+def test_demo_is_loaded_and_reload_changes_nothing(runner, db):
+    out = runner.invoke(args=["deploy", "load", "deploy/demo.yaml"]).output
+    assert "nothing changed" in out
+    assert db.scalar(sa.select(Unit).where(Unit.path == "青石镇/白沙村")).parent.path == "青石镇"
+    g1 = db.scalar(sa.select(Group).where(Group.code == "G1"))
+    assert sorted(u.path for u in g1.units) == ["县人社局", "青石镇"] and g1.phone == "0734-1234501"
+    assert {a.alias for a in db.scalars(sa.select(UnitAlias).join(Unit).where(Unit.path == "县人社局"))} == \
+        {"人社局", "人力资源和社会保障局"}
+    # A home unit outside the round's units is recorded (cross-inspection needs it).
+    zhang = db.scalar(sa.select(Staff).where(Staff.login == "zhang"))
+    assert zhang.home_unit.path == "柳溪镇/石门村" and zhang.group.code == "G1"
+    office_qr = db.scalar(sa.select(QrCode).where(QrCode.scene == "OFFICE"))
+    assert office_qr.group_id is None and office_qr.unit_id is None
+
+
+def test_changed_file_updates_in_place(runner, db, tmp_path):
+    text = open("deploy/demo.yaml", encoding="utf-8").read().replace("0734-1234501", "0734-9999999")
+    path = tmp_path / "d.yaml"
+    path.write_text(text, encoding="utf-8")
+    out = runner.invoke(args=["deploy", "load", str(path)]).output
+    assert "updated groups: 1" in out and "created" not in out
+    db.expire_all()
+    assert db.scalar(sa.select(Group.phone).where(Group.code == "G1")) == "0734-9999999"
+    assert db.scalar(sa.select(sa.func.count()).select_from(Group)) == 2
+
+
+def test_bad_files_get_clear_errors(runner, tmp_path):
+    cases = {
+        "office: [1, 2": "not valid YAML",
+        "office: {name: X}\nround: {name: R, start: 2026-11-01, end: soon}": "round: end must be a date",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "groups: [{code: G9, name: 第九组, units: [无此镇]}]"): "no unit '无此镇'",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "qrcodes: [{scene: S1, group: G404}]"): "no group 'G404'",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "units: [{name: 某镇, kind: city}]"): "kind must be one of",
+    }
+    for i, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"bad{i}.yaml"
+        path.write_text(text, encoding="utf-8")
+        result = runner.invoke(args=["deploy", "load", str(path)])
+        assert result.exit_code != 0 and message in result.output, (text, result.output)

@@ -1,0 +1,51 @@
+"""Configuration: secrets required outside development; development generates its own once."""
+from __future__ import annotations
+
+import pytest
+
+from core.identity import IdentityVault
+from core.settings import ConfigError, Settings
+
+
+def test_production_without_secrets_stops_with_a_clear_message(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"APP_ENV": "production", "SECRET_KEY": "x"}, instance_path=tmp_path)
+    assert "IDENTITY_KEY" in str(err.value) and "WECHAT_TOKEN" in str(err.value)
+
+
+def test_wsgi_start_up_fails_outside_development_without_secrets(tmp_path):
+    import subprocess
+    import sys
+
+    env = {"APP_ENV": "production", "PATH": "/usr/bin:/bin", "INSTANCE_PATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True,
+                       cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert r.returncode != 0 and "set IDENTITY_KEY" in r.stderr.replace(",", "").replace("  ", " ") \
+        or "IDENTITY_KEY" in r.stderr
+
+
+def test_development_secrets_are_generated_once_and_kept(tmp_path):
+    a = Settings.from_env({}, instance_path=tmp_path)
+    b = Settings.from_env({}, instance_path=tmp_path)
+    assert a.identity_key == b.identity_key and len(a.identity_key) >= 32
+    assert a.database_url.startswith("sqlite:///") and a.redis_url is None
+
+
+def test_postgres_urls_use_psycopg3(tmp_path):
+    s = Settings.from_env({"DATABASE_URL": "postgresql://u@h/db"}, instance_path=tmp_path)
+    assert s.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_bad_aes_key_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="43"):
+        Settings.from_env({"WECHAT_AES_KEY": "short"}, instance_path=tmp_path)
+
+
+def test_identity_is_encrypted_and_key_bound():
+    vault = IdentityVault("k1")
+    token = vault.encrypt("oOPENID123")
+    assert b"oOPENID123" not in token and vault.decrypt(token) == "oOPENID123"
+    assert vault.openid_hash("oOPENID123") == IdentityVault("k1").openid_hash("oOPENID123")
+    assert vault.openid_hash("oOPENID123") != IdentityVault("k2").openid_hash("oOPENID123")
+    with pytest.raises(ValueError, match="IDENTITY_KEY"):
+        IdentityVault("k2").decrypt(token)
