@@ -2,7 +2,8 @@
 
 Short and forgiving (see DESIGN.md): free text of some length starts or extends a draft;
 voice adds its recognised text, images and locations attach; the words 提交 匿名 取消 查询 帮助
-always work. Everything here runs inside the webhook request: no calls to WeChat.
+always work. Everything here runs inside the webhook request: no calls to WeChat, and only a
+few SQL statements for the common pushes (texts, voice, scans).
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from bot import texts
 from core.identity import IdentityVault
-from core.models import Conversation, Group, QrCode
+from core.models import Group, Office, QrCode, Round, Unit
 from intake import drafts
 from intake.cases import EmptyDraft, cases_of, find_case, status_label, submit_draft
 from intake.clock import local_date_str
+from intake.drafts import ConversationRef
 
 MIN_REPORT_CHARS = 6  # shorter text outside a draft ("你好") gets the help line, not a draft
 SUBMIT, ANONYMOUS, CANCEL, QUERY, HELP, NAMED = "提交", "匿名", "取消", "查询", "帮助", "实名"
@@ -38,37 +40,36 @@ class Outcome:
 
 def handle(s: Session, vault: IdentityVault, msg) -> Outcome:
     """`msg` is a parsed wechatpy message or event."""
-    kind = msg.type
-    if kind == "event":
+    if msg.type == "event":
         return _event(s, vault, msg)
     openid = msg.source
+    if msg.type not in ("text", "voice", "image", "location"):
+        return Outcome(texts.UNSUPPORTED)
     conv = drafts.touch_conversation(s, vault, openid)
-    if kind == "text":
+    if msg.type == "text":
         return Outcome(_text(s, vault, conv, openid, (msg.content or "").strip()))
-    if kind == "voice":
-        draft, att = drafts.add_media(s, conv, "voice", msg.media_id, msg.format, (msg.recognition or "").strip())
-        note = "" if att.recognition else "（未能识别语音文字，原声已保存）"
-        return Outcome(_added(s, draft, "voice", note), [att.id])
-    if kind == "image":
-        draft, att = drafts.add_media(s, conv, "image", msg.media_id)
-        return Outcome(_added(s, draft, "image"), [att.id])
-    if kind == "location":
-        draft = drafts.add_location(s, conv, float(msg.location_x), float(msg.location_y), msg.label or None)
-        return Outcome(_added(s, draft, "location"))
-    return Outcome(texts.UNSUPPORTED)
+    if msg.type == "voice":
+        recognition = (msg.recognition or "").strip()
+        draft, att_id = drafts.add_media(s, conv, "voice", msg.media_id, msg.format, recognition)
+        note = "" if recognition else "（未能识别语音文字，原声已保存）"
+        return Outcome(_added(draft, "voice", note), [att_id])
+    if msg.type == "image":
+        draft, att_id = drafts.add_media(s, conv, "image", msg.media_id)
+        return Outcome(_added(draft, "image"), [att_id])
+    draft = drafts.add_location(s, conv, float(msg.location_x), float(msg.location_y), msg.label or None)
+    return Outcome(_added(draft, "location"))
 
 
 def _event(s: Session, vault: IdentityVault, msg) -> Outcome:
     event = msg.event
-    if event in ("subscribe_scan", "scan"):
-        conv = drafts.touch_conversation(s, vault, msg.source)
-        qr = s.scalar(sa.select(QrCode).where(QrCode.scene == (msg.scene_id or "")))
-        if qr is not None:
-            drafts.remember_scene(s, conv, qr)
-        return Outcome(_greeting(s, qr, conv))
-    if event == "subscribe":
-        conv = drafts.touch_conversation(s, vault, msg.source)
-        return Outcome(_greeting(s, None, conv))
+    if event in ("subscribe_scan", "scan", "subscribe"):
+        poster = _poster(s, msg.scene_id or "") if event != "subscribe" else None
+        conv = drafts.touch_conversation(s, vault, msg.source, poster.qr_id if poster else None)
+        pending = drafts.move_open_draft(s, conv, poster.qr_id) if poster else drafts.open_draft(s, conv)
+        text = poster.greeting if poster else _office_greeting(s)
+        if pending is not None and pending.entry_count:
+            text += "\n" + texts.pending_draft(pending.summary)
+        return Outcome(text)
     if event == "click" and msg.key in MENU_KEYS:
         conv = drafts.touch_conversation(s, vault, msg.source)
         return Outcome(_text(s, vault, conv, msg.source, MENU_KEYS[msg.key]))
@@ -76,62 +77,52 @@ def _event(s: Session, vault: IdentityVault, msg) -> Outcome:
     return Outcome(None)
 
 
-def _text(s: Session, vault: IdentityVault, conv: Conversation, openid: str, raw: str) -> str:
+def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, raw: str) -> str:
     text = _TRAILING.sub("", raw.replace("\u3000", " ")).strip()
     if text == SUBMIT:
         return _submit(s, vault, conv, openid)
     if text == ANONYMOUS:
-        draft = drafts.set_anonymous(s, conv)
-        return texts.anonymous_set(draft.entry_count > 0)
+        return texts.anonymous_set(drafts.set_anonymous(s, conv).entry_count > 0)
     if text == CANCEL:
         return texts.CANCELLED if drafts.cancel(s, conv) else texts.NOTHING_TO_CANCEL
     if text in QUERY_WORDS:
-        return _my_cases(s, vault, openid)
+        return _my_cases(s, vault, conv, openid)
     if text in HELP_WORDS:
         return texts.HELP
     if m := _QUERY_CODE.match(text):
         return _anonymous_case(s, m.group(1), m.group(2))
     if text.startswith(NAMED) and len(text) <= 40:
         if m := _NAMED.match(text):
-            draft = drafts.set_named(s, conv, vault, m.group(1), m.group(2))
-            return texts.named_set(draft.entry_count > 0)
+            return texts.named_set(drafts.set_named(s, conv, vault, m.group(1), m.group(2)).entry_count > 0)
         return texts.NAMED_FORMAT
-    draft = drafts.open_draft(s, conv)
-    if draft is None and (old := drafts.abandoned_draft(s, conv)) is not None:
-        drafts.resume(s, old)  # the citizen is back: the quiet draft continues
-        draft = old
-    if draft is None and len(text) < MIN_REPORT_CHARS:
+    if len(text) < MIN_REPORT_CHARS and drafts.open_draft(s, conv, ("open", "abandoned")) is None:
         return texts.TOO_SHORT
-    draft = drafts.add_text(s, conv, raw.strip())
-    return _added(s, draft, "text")
+    return _added(drafts.add_text(s, conv, raw.strip()), "text")
 
 
-def _added(s: Session, draft, kind: str, note: str = "") -> str:
-    s.flush()
-    return texts.added(kind, draft.entry_count, drafts.summary(drafts.draft_texts(s, draft)),
-                       draft.anonymity == "anonymous", note)
+def _added(draft: drafts.DraftRef, kind: str, note: str = "") -> str:
+    return texts.added(kind, draft.entry_count, draft.summary, draft.anonymous, note)
 
 
-def _submit(s: Session, vault: IdentityVault, conv: Conversation, openid: str) -> str:
-    draft = drafts.open_draft(s, conv) or drafts.abandoned_draft(s, conv)
+def _submit(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str) -> str:
+    draft = drafts.open_draft(s, conv, ("open", "abandoned"))
     if draft is None:
         return texts.NOTHING_TO_SUBMIT
     try:
-        sub = submit_draft(s, draft, vault, openid, channel="wechat")
+        sub = submit_draft(s, draft.id, vault, openid, channel="wechat")
     except EmptyDraft:
         return texts.NOTHING_TO_SUBMIT
     group = s.get(Group, sub.case.group_id) if sub.case.group_id else None
     return texts.submitted(sub.case.tracking_no, group.name if group else "巡察办", sub.query_code)
 
 
-def _my_cases(s: Session, vault: IdentityVault, openid: str) -> str:
+def _my_cases(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str) -> str:
     cases = cases_of(s, vault.openid_hash(openid))
     lines = [texts.case_line(i, c.tracking_no, local_date_str(c.created_at), status_label(c.status),
                              drafts.summary([c.summary], 30)) for i, c in enumerate(cases, 1)]
-    conv = s.scalar(sa.select(Conversation).where(Conversation.openid_hash == vault.openid_hash(openid)))
-    pending = drafts.open_draft(s, conv) if conv else None
+    pending = drafts.open_draft(s, conv)
     if pending is not None and pending.entry_count:
-        lines.append(texts.pending_draft(drafts.summary(drafts.draft_texts(s, pending), 30)))
+        lines.append(texts.pending_draft(pending.summary))
     if not cases:
         return "\n".join([texts.NO_CASES, *lines])
     return "\n".join(["您反映的事项：", *lines])
@@ -146,19 +137,39 @@ def _anonymous_case(s: Session, tracking_no: str, code: str) -> str:
     return f"受理编号：{case.tracking_no}\n状态：{status_label(case.status)}\n{last}".rstrip()
 
 
-def _greeting(s: Session, qr: QrCode | None, conv: Conversation) -> str:
-    if qr is not None:
-        group, rnd, unit = qr.group, qr.round, qr.unit
-        office = rnd.office
-        contact_of = group or office
-        contact = "，".join(x for x in (f"电话{contact_of.phone}" if contact_of.phone else None,
-                                       contact_of.mailbox, getattr(contact_of, "email", None)) if x)
-        text = texts.greeting(group.name if group else office.name, rnd.name,
-                              f"{rnd.start:%Y年%m月%d日}至{rnd.end:%Y年%m月%d日}", unit.name if unit else None,
-                              contact or None)
-    else:
-        text = texts.greeting(None, None, None, None, None)
-    draft = drafts.open_draft(s, conv)
-    if draft is not None and draft.entry_count:
-        text += "\n" + texts.pending_draft(drafts.summary(drafts.draft_texts(s, draft), 30))
-    return text
+@dataclass(frozen=True)
+class _Poster:
+    qr_id: int
+    greeting: str
+
+
+def _poster(s: Session, scene: str) -> _Poster | None:
+    """A QR poster and its greeting, in one query: group (or office), round, unit, contact."""
+    row = s.execute(
+        sa.select(QrCode.id, Group.name.label("group_name"), Group.phone.label("group_phone"),
+                  Group.mailbox.label("group_mailbox"), Group.email.label("group_email"),
+                  Round.name.label("round_name"), Round.start, Round.end, Unit.name.label("unit_name"),
+                  Office.name.label("office_name"), Office.phone.label("office_phone"),
+                  Office.mailbox.label("office_mailbox"), Office.email.label("office_email"))
+        .join(Round, QrCode.round_id == Round.id).join(Office, Round.office_id == Office.id)
+        .outerjoin(Group, QrCode.group_id == Group.id).outerjoin(Unit, QrCode.unit_id == Unit.id)
+        .where(QrCode.scene == scene)).first()
+    if row is None:
+        return None
+    own = "group" if row.group_name else "office"
+    contact = _contact(getattr(row, f"{own}_phone"), getattr(row, f"{own}_mailbox"), getattr(row, f"{own}_email"))
+    return _Poster(row.id, texts.greeting(row.group_name or row.office_name, row.round_name,
+                                          f"{row.start:%Y年%m月%d日}至{row.end:%Y年%m月%d日}", row.unit_name, contact))
+
+
+def _office_greeting(s: Session) -> str:
+    office = s.scalar(sa.select(Office).order_by(Office.id).limit(1))
+    if office is None:
+        return texts.greeting(None, None, None, None, None)
+    return texts.greeting(office.name, None, None, None, _contact(office.phone, office.mailbox, office.email))
+
+
+def _contact(phone: str | None, mailbox: str | None, email: str | None) -> str | None:
+    parts = [f"电话{phone}" if phone else None, f"信箱：{mailbox}" if mailbox else None,
+             f"邮箱{email}" if email else None]
+    return "，".join(p for p in parts if p) or None

@@ -20,7 +20,7 @@ from wechatpy.utils import check_signature
 from bot import bp
 from bot.conversation import handle
 from core.app import db_session, jobs, settings, vault
-from intake.inbound import Replay, claim
+from intake.inbound import record, seen
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +108,19 @@ def receive():
 
 
 def _answer(msg) -> str | None:
+    """Answer the push and record it, in one transaction. The inbound row (unique key) goes in
+    last with the reply: a retry of a push already answered conflicts, rolls back whatever it
+    did, and replays the first reply; a retry racing the first request waits on its lock."""
     s = db_session()
     v = vault()
     if msg.type == "event":
         key = f"evt:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}:{msg.event}"
     else:
         key = f"msg:{msg.id}" if msg.id else f"msg:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}"
-    claimed = claim(s, key, msg.type if msg.type != "event" else f"event:{msg.event}")
-    if isinstance(claimed, Replay):
-        return claimed.reply
     outcome = handle(s, v, msg)
-    claimed.reply = outcome.reply
+    if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", outcome.reply):
+        s.rollback()
+        return seen(s, key).reply
     s.commit()
     for att_id in outcome.downloads:
         from intake.jobs import download_media

@@ -39,7 +39,9 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per request. A connection that died with the server
+    # fails its request (503, WeChat retries) and the pool drops every connection of that age.
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_recycle=1800)
 
 
 class Database:

@@ -171,7 +171,9 @@ def run_in_thread(app: Flask, host: str = "127.0.0.1",
     """Serve `app` from a daemon thread; returns its base URL (no trailing slash) and a
     function that stops the server and waits for the thread."""
     server = make_server(host, port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="fakewechat", daemon=True)
+    # A short poll interval so shutdown() returns at once rather than after half a second.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="fakewechat", daemon=True)
     thread.start()
 
     def shutdown() -> None:

@@ -46,11 +46,12 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(CaseStatus(status), status)
 
 
-def submit_draft(s: Session, draft: Draft, vault: IdentityVault, openid: str | None,
+def submit_draft(s: Session, draft_id: int, vault: IdentityVault, openid: str | None,
                  channel: str = "wechat") -> Submission:
     """Turn a draft into a case. The draft and its entries are deleted afterwards: the case holds
     the text, and an anonymous case keeps no path back to the conversation it came from."""
-    texts = draft_texts(s, draft)
+    draft = s.get(Draft, draft_id)
+    texts = draft_texts(s, draft.id)
     attachments = list(s.scalars(sa.select(Attachment).where(Attachment.draft_id == draft.id)))
     if not texts and not attachments:
         raise EmptyDraft("nothing to submit")

@@ -1,141 +1,166 @@
 """Conversations and drafts (草稿): what a citizen has said so far, before submitting.
 
-A conversation is keyed by the blind index of the openid only. Pieces of a draft are kept as
-entries; voice and images become attachments at once, so a job can fetch the media before
-WeChat's media ids expire (3 days), whether or not the draft is ever submitted.
+This is the webhook's hot path, so it speaks SQL (SQLAlchemy Core: upserts and RETURNING, the
+same on PostgreSQL and SQLite) rather than loading ORM objects: a text push costs a handful of
+statements. A conversation is keyed by the blind index of the openid only. Voice and images
+become attachments at once, so a job fetches the media before WeChat's ids expire (3 days).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.identity import IdentityVault
-from core.models import Attachment, Conversation, Draft, DraftEntry, QrCode
+from core.models import Attachment, Conversation, Draft, DraftEntry
 
 SUMMARY_CHARS = 60
+_conv, _draft, _entry, _att = (Conversation.__table__, Draft.__table__, DraftEntry.__table__,
+                               Attachment.__table__)
 
 
-def touch_conversation(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None) -> Conversation:
-    """The citizen's conversation, created on first contact; records the time of this message."""
+@dataclass(frozen=True)
+class ConversationRef:
+    id: int
+    qr_code_id: int | None
+
+
+@dataclass(frozen=True)
+class DraftRef:
+    id: int
+    entry_count: int
+    anonymity: str
+    summary: str
+
+    @property
+    def anonymous(self) -> bool:
+        return self.anonymity == "anonymous"
+
+
+def upsert(s: Session, table: sa.Table):
+    """INSERT … ON CONFLICT for the session's database."""
+    return (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def touch_conversation(s: Session, vault: IdentityVault, openid: str, qr_code_id: int | None = None,
+                       now: datetime | None = None) -> ConversationRef:
+    """The citizen's conversation, created on first contact; records when they last wrote (the
+    48-hour window) and, after a QR scan, the poster that their next report belongs to."""
     now = now or utcnow()
-    openid_hash = vault.openid_hash(openid)
-    conv = s.scalar(sa.select(Conversation).where(Conversation.openid_hash == openid_hash))
-    if conv is None:
-        try:
-            with s.begin_nested():
-                conv = Conversation(openid_hash=openid_hash, openid_enc=vault.encrypt(openid),
-                                    last_inbound_at=now, created_at=now)
-                s.add(conv)
-        except IntegrityError:  # two first messages at once: the other request made it
-            conv = s.scalar(sa.select(Conversation).where(Conversation.openid_hash == openid_hash))
-    conv.last_inbound_at = now
-    return conv
+    changes = {"last_inbound_at": now}
+    if qr_code_id is not None:
+        changes["qr_code_id"] = qr_code_id
+    stmt = (upsert(s, _conv)
+            .values(openid_hash=vault.openid_hash(openid), openid_enc=vault.encrypt(openid), qr_code_id=qr_code_id,
+                    last_inbound_at=now, created_at=now)
+            .on_conflict_do_update(index_elements=[_conv.c.openid_hash], set_=changes)
+            .returning(_conv.c.id, _conv.c.qr_code_id))
+    row = s.execute(stmt).one()
+    return ConversationRef(row.id, row.qr_code_id)
 
 
-def remember_scene(s: Session, conv: Conversation, qr: QrCode) -> None:
-    """A scan binds the citizen's next report (and the one being written) to the poster's group."""
-    conv.qr_code_id = qr.id
-    draft = open_draft(s, conv)
-    if draft is not None:
-        draft.qr_code_id = qr.id
+def open_draft(s: Session, conv: ConversationRef, statuses: tuple[str, ...] = ("open",)) -> DraftRef | None:
+    row = s.execute(sa.select(_draft.c.id, _draft.c.entry_count, _draft.c.anonymity, _draft.c.summary)
+                    .where(_draft.c.conversation_id == conv.id, _draft.c.status.in_(statuses))
+                    .order_by(_draft.c.id.desc()).limit(1)).first()
+    return DraftRef(row.id, row.entry_count, row.anonymity, row.summary or "") if row else None
 
 
-def open_draft(s: Session, conv: Conversation) -> Draft | None:
-    return s.scalar(sa.select(Draft).where(Draft.conversation_id == conv.id, Draft.status == "open")
-                    .order_by(Draft.id.desc()).limit(1))
+def move_open_draft(s: Session, conv: ConversationRef, qr_code_id: int) -> DraftRef | None:
+    """A scan while writing: the draft follows the new poster. Returns the open draft, if any."""
+    row = s.execute(sa.update(_draft).where(_draft.c.conversation_id == conv.id, _draft.c.status == "open")
+                    .values(qr_code_id=qr_code_id)
+                    .returning(_draft.c.id, _draft.c.entry_count, _draft.c.anonymity, _draft.c.summary)).first()
+    return DraftRef(row.id, row.entry_count, row.anonymity, row.summary or "") if row else None
 
 
-def abandoned_draft(s: Session, conv: Conversation) -> Draft | None:
-    return s.scalar(sa.select(Draft).where(Draft.conversation_id == conv.id, Draft.status == "abandoned")
-                    .order_by(Draft.id.desc()).limit(1))
+def _bump(s: Session, conv: ConversationRef, text: str | None, anonymity: str | None = None,
+          **fields) -> DraftRef:
+    """Add one piece to the open draft (made if none), keeping its count and summary current.
+    An abandoned draft comes back to life: the citizen returned to it."""
+    now = utcnow()
+    current = open_draft(s, conv, ("open", "abandoned"))
+    increment = 1 if text is not None else 0
+    if current is None:
+        summary = extend_summary("", text)
+        values = dict(conversation_id=conv.id, qr_code_id=conv.qr_code_id, status="open", entry_count=increment,
+                      summary=summary, anonymity=anonymity or "default", created_at=now, updated_at=now, **fields)
+        draft_id = s.execute(sa.insert(_draft).values(**values).returning(_draft.c.id)).scalar_one()
+        return DraftRef(draft_id, increment, values["anonymity"], summary)
+    summary = extend_summary(current.summary, text)
+    values = dict(entry_count=current.entry_count + increment, status="open", updated_at=now, reminded_at=None,
+                  **fields)
+    if summary != current.summary:
+        values["summary"] = summary
+    if anonymity:
+        values["anonymity"] = anonymity
+    s.execute(sa.update(_draft).where(_draft.c.id == current.id).values(**values))
+    return DraftRef(current.id, values["entry_count"], anonymity or current.anonymity, summary)
 
 
-def ensure_draft(s: Session, conv: Conversation) -> Draft:
-    draft = open_draft(s, conv)
-    if draft is None:
-        draft = Draft(conversation_id=conv.id, qr_code_id=conv.qr_code_id, status="open")
-        s.add(draft)
-        s.flush()
-    draft.updated_at = utcnow()
-    draft.reminded_at = None
+def add_text(s: Session, conv: ConversationRef, text: str, kind: str = "text") -> DraftRef:
+    draft = _bump(s, conv, text)
+    s.execute(sa.insert(_entry).values(draft_id=draft.id, kind=kind, text=text, created_at=utcnow()))
     return draft
 
 
-def add_text(s: Session, conv: Conversation, text: str, kind: str = "text") -> Draft:
-    draft = ensure_draft(s, conv)
-    s.add(DraftEntry(draft_id=draft.id, kind=kind, text=text))
-    draft.entry_count += 1
+def add_media(s: Session, conv: ConversationRef, kind: str, media_id: str, media_format: str | None = None,
+              recognition: str | None = None) -> tuple[DraftRef, int]:
+    """Voice or image; returns the draft and the attachment id, `pending` until the job stored it."""
+    draft = _bump(s, conv, recognition or "")
+    now = utcnow()
+    s.execute(sa.insert(_entry).values(draft_id=draft.id, kind=kind, text=recognition or None, created_at=now))
+    att_id = s.execute(sa.insert(_att).values(
+        draft_id=draft.id, kind=kind, media_id=media_id, media_format=media_format, recognition=recognition or None,
+        status="pending", attempts=0, created_at=now).returning(_att.c.id)).scalar_one()
+    return draft, att_id
+
+
+def add_location(s: Session, conv: ConversationRef, lat: float, lng: float, label: str | None) -> DraftRef:
+    draft = _bump(s, conv, label or "")
+    now = utcnow()
+    s.execute(sa.insert(_entry).values(draft_id=draft.id, kind="location", text=label, created_at=now))
+    s.execute(sa.insert(_att).values(draft_id=draft.id, kind="location", lat=lat, lng=lng, label=label,
+                                     status="stored", attempts=0, created_at=now, stored_at=now))
     return draft
 
 
-def add_media(s: Session, conv: Conversation, kind: str, media_id: str, media_format: str | None = None,
-              recognition: str | None = None) -> tuple[Draft, Attachment]:
-    """Voice or image: the attachment is `pending` until the media job has stored the file."""
-    draft = ensure_draft(s, conv)
-    if recognition:
-        s.add(DraftEntry(draft_id=draft.id, kind=kind, text=recognition))
-    else:
-        s.add(DraftEntry(draft_id=draft.id, kind=kind))
-    att = Attachment(draft_id=draft.id, kind=kind, media_id=media_id, media_format=media_format,
-                     recognition=recognition or None, status="pending")
-    s.add(att)
-    draft.entry_count += 1
-    s.flush()
-    return draft, att
-
-
-def add_location(s: Session, conv: Conversation, lat: float, lng: float, label: str | None,
-                 scale: int | None = None) -> Draft:
-    draft = ensure_draft(s, conv)
-    s.add(DraftEntry(draft_id=draft.id, kind="location", text=label))
-    s.add(Attachment(draft_id=draft.id, kind="location", lat=lat, lng=lng, label=label, status="stored",
-                     stored_at=utcnow()))
-    draft.entry_count += 1
-    return draft
-
-
-def set_anonymous(s: Session, conv: Conversation) -> Draft:
+def set_anonymous(s: Session, conv: ConversationRef) -> DraftRef:
     """匿名: the case will carry no reporter at all; the citizen follows it by query code."""
-    draft = ensure_draft(s, conv)
-    draft.anonymity = "anonymous"
-    draft.name_enc = draft.phone_enc = None
-    return draft
+    return _bump(s, conv, None, anonymity="anonymous", name_enc=None, phone_enc=None)
 
 
-def set_named(s: Session, conv: Conversation, vault: IdentityVault, name: str, phone: str) -> Draft:
+def set_named(s: Session, conv: ConversationRef, vault: IdentityVault, name: str, phone: str) -> DraftRef:
     """实名: name and phone, encrypted, so the group can call back."""
-    draft = ensure_draft(s, conv)
-    draft.anonymity = "named"
-    draft.name_enc, draft.phone_enc = vault.encrypt(name), vault.encrypt(phone)
-    return draft
+    return _bump(s, conv, None, anonymity="named", name_enc=vault.encrypt(name), phone_enc=vault.encrypt(phone))
 
 
-def cancel(s: Session, conv: Conversation) -> bool:
-    """取消: the citizen drops the draft. Its media rows go too: nothing of it is kept."""
-    draft = open_draft(s, conv) or abandoned_draft(s, conv)
+def cancel(s: Session, conv: ConversationRef) -> bool:
+    """取消: the citizen drops the draft; its entries and media rows go too."""
+    draft = open_draft(s, conv, ("open", "abandoned"))
     if draft is None:
         return False
-    s.execute(sa.delete(Attachment).where(Attachment.draft_id == draft.id))
-    draft.status = "cancelled"
-    s.execute(sa.delete(DraftEntry).where(DraftEntry.draft_id == draft.id))
+    s.execute(sa.delete(_att).where(_att.c.draft_id == draft.id))
+    s.execute(sa.delete(_entry).where(_entry.c.draft_id == draft.id))
+    s.execute(sa.update(_draft).where(_draft.c.id == draft.id).values(status="cancelled", summary=None))
     return True
 
 
-def resume(s: Session, draft: Draft) -> None:
-    """An abandoned draft comes back when the citizen does."""
-    draft.status = "open"
-    draft.updated_at = utcnow()
-
-
-def draft_texts(s: Session, draft: Draft) -> list[str]:
-    return [t for t in s.scalars(sa.select(DraftEntry.text).where(DraftEntry.draft_id == draft.id)
-                                 .order_by(DraftEntry.id)) if t]
+def draft_texts(s: Session, draft_id: int) -> list[str]:
+    return [t for t in s.scalars(sa.select(_entry.c.text).where(_entry.c.draft_id == draft_id)
+                                 .order_by(_entry.c.id)) if t]
 
 
 def summary(texts: list[str], limit: int = SUMMARY_CHARS) -> str:
     joined = "；".join(t.strip() for t in texts if t and t.strip())
     return joined if len(joined) <= limit else joined[: limit - 1] + "…"
+
+
+def extend_summary(current: str, text: str | None) -> str:
+    if not text or not text.strip() or current.endswith("…"):
+        return current
+    return summary([current, text])

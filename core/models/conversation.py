@@ -35,6 +35,7 @@ class Draft(Base):
     phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     qr_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qr_codes.id"))
     entry_count: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[str | None] = mapped_column(sa.String(80))  # kept current for the bot's echo
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     reminded_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 09:44:18.627966
+Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
@@ -193,6 +193,7 @@ def upgrade() -> None:
     sa.Column('phone_enc', sa.LargeBinary(), nullable=True),
     sa.Column('qr_code_id', sa.Integer(), nullable=True),
     sa.Column('entry_count', sa.Integer(), nullable=False),
+    sa.Column('summary', sa.String(length=80), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('reminded_at', sa.DateTime(), nullable=True),

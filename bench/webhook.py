@@ -1,0 +1,151 @@
+"""Webhook benchmark: the product against a bare wechatpy handler, same gunicorn settings, one run.
+
+    .venv/bin/python bench/webhook.py [--duration 15s] [--n 20000] [-c 32] [--workers 2]
+
+Both servers run in AES safe mode under `gunicorn --workers W --threads T`; load comes from
+`../shared/bench/wxload.py` (distinct signed pushes driven by wrk). The product runs on
+PostgreSQL (a fresh database `mashang_bench`) with REDIS_URL set (jobs are queued, no worker
+runs), so every push is stored. Afterwards the database is checked: every push answered 200 is
+stored once (no duplicate keys, one draft entry per text/voice push, none lost). Last line:
+
+    RESULT ratio=<product rps / bare rps> p99_ms=<product p99> stored_once=<yes|no>
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+WXLOAD = ROOT.parent / "shared" / "bench" / "wxload.py"
+PY = sys.executable
+TOKEN, APPID, AES = "benchtoken", "wxbench000000001", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def sh(*args: str, env: dict | None = None) -> str:
+    return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        c.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def serve(app: str, port: int, env: dict, workers: int, threads: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--threads", str(threads),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app],
+        cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/wechat", timeout=0.5)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"{app} did not start on port {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+def load(port: int, a) -> dict[str, float]:
+    out = subprocess.run(
+        [PY, str(a.wxload), f"http://127.0.0.1:{port}/wechat", "--token", TOKEN, "--appid", APPID,
+         "--aes-key", AES, "--n", str(a.n), "-c", str(a.connections), "-d", a.duration],
+        capture_output=True, text=True).stdout
+    print(out.strip().splitlines()[-1] if out.strip() else "(no output from wxload)")
+    m = re.search(r"^RESULT (.*)$", out, re.M)
+    if not m:
+        print(out)
+        raise SystemExit("wxload printed no RESULT line")
+    result = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    result["requests"] = float(re.search(r"(\d+) requests in", out).group(1))
+    return result
+
+
+def check_stored(db_url: str, n: int, requests_done: float, connections: int) -> tuple[bool, str]:
+    """Each push is text/voice (MsgId) or a scan event; wxload cycles through n of them."""
+    engine = sa.create_engine(db_url)
+    with engine.connect() as c:
+        rows = c.execute(sa.text("SELECT count(*), count(DISTINCT dedupe_key) FROM inbound_messages")).one()
+        msgs = c.execute(sa.text(
+            "SELECT count(*) FROM inbound_messages WHERE msg_type IN ('text', 'voice')")).scalar()
+        entries = c.execute(sa.text("SELECT count(*) FROM draft_entries")).scalar()
+        replies = c.execute(sa.text("SELECT count(*) FROM inbound_messages WHERE reply IS NULL")).scalar()
+    engine.dispose()
+    stored, distinct = rows
+    expected_min = min(n, int(requests_done)) - connections  # in flight when wrk stopped counting
+    ok = (stored == distinct and entries == msgs and replies == 0
+          and expected_min <= stored <= min(n, int(requests_done) + connections))
+    return ok, (f"stored={stored} distinct={distinct} text_voice={msgs} draft_entries={entries} "
+                f"answered_requests={int(requests_done)} distinct_pushes_sent>={max(expected_min, 0)}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", default="15s")
+    ap.add_argument("--n", type=int, default=20000, help="distinct pushes (wrk cycles through them)")
+    ap.add_argument("-c", "--connections", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13"))
+    ap.add_argument("--wxload", type=Path, default=WXLOAD)
+    a = ap.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    if not a.wxload.exists():
+        raise SystemExit(f"load driver not found: {a.wxload} (the shared bench/wxload.py)")
+
+    db_url = fresh_database(a.pg, "mashang_bench")
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench-secret", "IDENTITY_KEY": "bench-identity",
+           "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_SECRET": "benchsecret", "WECHAT_AES_KEY": AES,
+           "DATABASE_URL": db_url, "REDIS_URL": a.redis, "INSTANCE_PATH": "/tmp/mashang-bench",
+           "WECHAT_API_BASE": "http://127.0.0.1:9/"}
+    flask = [str(ROOT / ".venv/bin/flask"), "--app", "wsgi"]
+    sh(*flask, "db", "upgrade", env=env)
+    sh(*flask, "deploy", "load", "deploy/demo.yaml", env=env)
+    import redis
+
+    redis.Redis.from_url(a.redis).flushdb()
+
+    print(f"gunicorn --workers {a.workers} --threads {a.threads}; wrk -c {a.connections} -d {a.duration}; "
+          f"{a.n} distinct pushes, AES mode")
+    print("bare wechatpy handler:", end=" ", flush=True)
+    proc = serve("bench.bare_app:app", 18081, env, a.workers, a.threads)
+    try:
+        bare = load(18081, a)
+    finally:
+        stop(proc)
+    print("product (PostgreSQL, every push stored):", end=" ", flush=True)
+    proc = serve("wsgi:app", 18082, env, a.workers, a.threads)
+    try:
+        product = load(18082, a)
+    finally:
+        stop(proc)
+    ok, detail = check_stored(db_url.replace("+psycopg", "+psycopg"), a.n, product["requests"], a.connections)
+    ok = ok and product["non2xx"] == 0 and product["errors"] == 0
+    ratio = product["rps"] / bare["rps"]
+    print(f"bare: {bare['rps']:.0f} pushes/s p99 {bare['p99_ms']:.1f} ms; "
+          f"product: {product['rps']:.0f} pushes/s p99 {product['p99_ms']:.1f} ms; {detail}")
+    print(f"RESULT ratio={ratio:.2f} p99_ms={product['p99_ms']:.1f} stored_once={'yes' if ok else 'no'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
