@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -41,9 +40,17 @@ class DraftRef:
         return self.anonymity == "anonymous"
 
 
-def upsert(s: Session, table: sa.Table):
-    """INSERT … ON CONFLICT for the session's database."""
-    return (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+# Upserts as SQL text: the same statement on PostgreSQL and SQLite (3.35+), compiled once.
+# (SQLAlchemy does not cache its ON CONFLICT constructs, which cost a compile on every push.)
+_TOUCH = sa.text(
+    "INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_inbound_at, created_at) "
+    "VALUES (:openid_hash, :openid_enc, :qr_code_id, :now, :now) ON CONFLICT (openid_hash) "
+    "DO UPDATE SET last_inbound_at = excluded.last_inbound_at RETURNING id, qr_code_id")
+_TOUCH_SCANNED = sa.text(
+    "INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_inbound_at, created_at) "
+    "VALUES (:openid_hash, :openid_enc, :qr_code_id, :now, :now) ON CONFLICT (openid_hash) "
+    "DO UPDATE SET last_inbound_at = excluded.last_inbound_at, qr_code_id = excluded.qr_code_id "
+    "RETURNING id, qr_code_id")
 
 
 def touch_conversation(s: Session, vault: IdentityVault, openid: str, qr_code_id: int | None = None,
@@ -51,15 +58,9 @@ def touch_conversation(s: Session, vault: IdentityVault, openid: str, qr_code_id
     """The citizen's conversation, created on first contact; records when they last wrote (the
     48-hour window) and, after a QR scan, the poster that their next report belongs to."""
     now = now or utcnow()
-    changes = {"last_inbound_at": now}
-    if qr_code_id is not None:
-        changes["qr_code_id"] = qr_code_id
-    stmt = (upsert(s, _conv)
-            .values(openid_hash=vault.openid_hash(openid), openid_enc=vault.encrypt(openid), qr_code_id=qr_code_id,
-                    last_inbound_at=now, created_at=now)
-            .on_conflict_do_update(index_elements=[_conv.c.openid_hash], set_=changes)
-            .returning(_conv.c.id, _conv.c.qr_code_id))
-    row = s.execute(stmt).one()
+    row = s.execute(_TOUCH if qr_code_id is None else _TOUCH_SCANNED,
+                    {"openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
+                     "qr_code_id": qr_code_id, "now": now}).one()
     return ConversationRef(row.id, row.qr_code_id)
 
 

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.models import InboundMessage
-from intake.drafts import upsert
 
 _inbound = InboundMessage.__table__
 
@@ -24,8 +23,12 @@ def seen(s: Session, dedupe_key: str) -> Replay | None:
     return Replay(row.reply) if row else None
 
 
+_RECORD = sa.text(  # same SQL on PostgreSQL and SQLite; see intake.drafts on why text
+    "INSERT INTO inbound_messages (dedupe_key, msg_type, reply, received_at) "
+    "VALUES (:dedupe_key, :msg_type, :reply, :received_at) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+
+
 def record(s: Session, dedupe_key: str, msg_type: str, reply: str | None) -> bool:
     """Store the push with its reply; False when another request stored it first."""
-    stmt = (upsert(s, _inbound).values(dedupe_key=dedupe_key, msg_type=msg_type, reply=reply, received_at=utcnow())
-            .on_conflict_do_nothing(index_elements=[_inbound.c.dedupe_key]).returning(_inbound.c.id))
-    return s.execute(stmt).first() is not None
+    params = {"dedupe_key": dedupe_key, "msg_type": msg_type, "reply": reply, "received_at": utcnow()}
+    return s.execute(_RECORD, params).first() is not None
