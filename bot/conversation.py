@@ -19,6 +19,7 @@ from core.models import Group, Office, QrCode, Round, Unit
 from intake import drafts
 from intake.cases import EmptyDraft, cases_of, find_case, status_label, submit_draft
 from intake.clock import local_date_str
+from intake.capture import Piece
 from intake.drafts import ConversationRef
 
 MIN_REPORT_CHARS = 6  # shorter text outside a draft ("你好") gets the help line, not a draft
@@ -38,26 +39,45 @@ class Outcome:
     downloads: list[int] = field(default_factory=list)  # attachment ids to fetch after commit
 
 
+def piece_of(msg) -> Piece | None:
+    """A message that only adds to the draft (the common case), or None when it needs the
+    conversation's state: a command word, a short text, an event, an unsupported type."""
+    if msg.type == "text":
+        text = (msg.content or "").strip()
+        if len(_normal(text)) >= MIN_REPORT_CHARS and not _is_command(_normal(text)):
+            return Piece("text", text)
+        return None
+    if msg.type == "voice":
+        return Piece("voice", (msg.recognition or "").strip() or None, media_id=msg.media_id,
+                     media_format=msg.format)
+    if msg.type == "image":
+        return Piece("image", media_id=msg.media_id)
+    if msg.type == "location":
+        return Piece("location", msg.label or None, lat=float(msg.location_x), lng=float(msg.location_y))
+    return None
+
+
+def piece_reply(piece: Piece) -> str:
+    return texts.captured(piece.kind, piece.text)
+
+
 def handle(s: Session, vault: IdentityVault, msg) -> Outcome:
-    """`msg` is a parsed wechatpy message or event."""
+    """Everything that is not a plain piece (see `piece_of`): events, commands, short texts."""
     if msg.type == "event":
         return _event(s, vault, msg)
-    openid = msg.source
-    if msg.type not in ("text", "voice", "image", "location"):
+    if msg.type != "text":
         return Outcome(texts.UNSUPPORTED)
-    conv = drafts.touch_conversation(s, vault, openid)
-    if msg.type == "text":
-        return Outcome(_text(s, vault, conv, openid, (msg.content or "").strip()))
-    if msg.type == "voice":
-        recognition = (msg.recognition or "").strip()
-        draft, att_id = drafts.add_media(s, conv, "voice", msg.media_id, msg.format, recognition)
-        note = "" if recognition else "（未能识别语音文字，原声已保存）"
-        return Outcome(_added(draft, "voice", note), [att_id])
-    if msg.type == "image":
-        draft, att_id = drafts.add_media(s, conv, "image", msg.media_id)
-        return Outcome(_added(draft, "image"), [att_id])
-    draft = drafts.add_location(s, conv, float(msg.location_x), float(msg.location_y), msg.label or None)
-    return Outcome(_added(draft, "location"))
+    conv = drafts.touch_conversation(s, vault, msg.source)
+    return Outcome(_text(s, vault, conv, msg.source, (msg.content or "").strip()))
+
+
+def _normal(text: str) -> str:
+    return _TRAILING.sub("", text.replace("\u3000", " ")).strip()
+
+
+def _is_command(text: str) -> bool:
+    return (text in (SUBMIT, ANONYMOUS, CANCEL) or text in QUERY_WORDS or text in HELP_WORDS
+            or bool(_QUERY_CODE.match(text)) or (text.startswith(NAMED) and len(text) <= 40))
 
 
 def _event(s: Session, vault: IdentityVault, msg) -> Outcome:
@@ -68,7 +88,7 @@ def _event(s: Session, vault: IdentityVault, msg) -> Outcome:
         pending = drafts.move_open_draft(s, conv, poster.qr_id) if poster else drafts.open_draft(s, conv)
         text = poster.greeting if poster else _office_greeting(s)
         if pending is not None and pending.entry_count:
-            text += "\n" + texts.pending_draft(pending.summary)
+            text += "\n" + texts.pending_draft(pending.summary, pending.entry_count)
         return Outcome(text)
     if event == "click" and msg.key in MENU_KEYS:
         conv = drafts.touch_conversation(s, vault, msg.source)
@@ -78,7 +98,7 @@ def _event(s: Session, vault: IdentityVault, msg) -> Outcome:
 
 
 def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, raw: str) -> str:
-    text = _TRAILING.sub("", raw.replace("\u3000", " ")).strip()
+    text = _normal(raw)
     if text == SUBMIT:
         return _submit(s, vault, conv, openid)
     if text == ANONYMOUS:
@@ -95,17 +115,14 @@ def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, 
         if m := _NAMED.match(text):
             return texts.named_set(drafts.set_named(s, conv, vault, m.group(1), m.group(2)).entry_count > 0)
         return texts.NAMED_FORMAT
-    if len(text) < MIN_REPORT_CHARS and drafts.open_draft(s, conv, ("open", "abandoned")) is None:
+    if len(text) < MIN_REPORT_CHARS and drafts.open_draft(s, conv) is None:
         return texts.TOO_SHORT
-    return _added(drafts.add_text(s, conv, raw.strip()), "text")
-
-
-def _added(draft: drafts.DraftRef, kind: str, note: str = "") -> str:
-    return texts.added(kind, draft.entry_count, draft.summary, draft.anonymous, note)
+    drafts.add_text(s, conv, raw.strip())  # a short addition to a draft under way
+    return texts.captured("text", raw)
 
 
 def _submit(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str) -> str:
-    draft = drafts.open_draft(s, conv, ("open", "abandoned"))
+    draft = drafts.open_draft(s, conv)
     if draft is None:
         return texts.NOTHING_TO_SUBMIT
     try:
@@ -122,7 +139,7 @@ def _my_cases(s: Session, vault: IdentityVault, conv: ConversationRef, openid: s
                              drafts.summary([c.summary], 30)) for i, c in enumerate(cases, 1)]
     pending = drafts.open_draft(s, conv)
     if pending is not None and pending.entry_count:
-        lines.append(texts.pending_draft(pending.summary))
+        lines.append(texts.pending_draft(pending.summary, pending.entry_count))
     if not cases:
         return "\n".join([texts.NO_CASES, *lines])
     return "\n".join(["您反映的事项：", *lines])

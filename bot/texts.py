@@ -39,11 +39,20 @@ def greeting(group_name: str | None, round_name: str | None, period: str | None,
     return "\n".join(lines)
 
 
-def added(kind: str, count: int, summary: str, anonymous: bool, note: str = "") -> str:
-    what = {"text": "文字", "voice": "语音", "image": "图片", "location": "位置"}[kind]
-    head = f"已记录{what}（本次反映共{count}条内容{'，匿名' if anonymous else ''}）。"
-    body = f"\n内容摘要：{summary}" if summary else ""
-    return f"{head}{note}{body}\n可继续补充文字、语音、图片或位置；{OPTIONS}"
+def captured(kind: str, text: str | None) -> str:
+    """The echo of one piece: what was understood, and the options. It depends on the message
+    only, so the webhook can store it with the message in one step."""
+    echo = {"text": "已记录：{}", "voice": "已记录语音：{}", "image": "已记录图片。{}",
+            "location": "已记录位置：{}"}[kind]
+    shown = _short(text or "", 40)
+    if kind == "voice" and not shown:
+        shown = "（未能识别语音文字，原声已保存）"
+    return f"{echo.format(shown)}\n可继续补充文字、语音、图片或位置；{OPTIONS}"
+
+
+def _short(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def submitted(tracking_no: str, handler: str, query_code: str | None) -> str:
@@ -68,8 +77,8 @@ def named_set(has_content: bool) -> str:
     return "好的，本次反映为实名反映，您的姓名和电话将加密保存，仅用于巡察组与您联系。" + tail
 
 
-def pending_draft(summary: str) -> str:
-    return f"您有一条未提交的反映：{summary}\n{OPTIONS}"
+def pending_draft(summary: str, count: int) -> str:
+    return f"您有一条未提交的反映（{count}条内容）：{summary}\n{OPTIONS}"
 
 
 def case_line(i: int, tracking_no: str, date: str, status: str, summary: str) -> str:

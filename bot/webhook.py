@@ -18,8 +18,9 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot import bp
-from bot.conversation import handle
-from core.app import db_session, jobs, settings, vault
+from bot.conversation import handle, piece_of, piece_reply
+from core.app import database, db_session, jobs, settings, vault
+from intake.capture import capture
 from intake.inbound import record, seen
 
 log = logging.getLogger(__name__)
@@ -108,22 +109,32 @@ def receive():
 
 
 def _answer(msg) -> str | None:
-    """Answer the push and record it, in one transaction. The inbound row (unique key) goes in
-    last with the reply: a retry of a push already answered conflicts, rolls back whatever it
-    did, and replays the first reply; a retry racing the first request waits on its lock."""
-    s = db_session()
+    """Answer the push and record it, once. A plain piece of a report (most pushes) is captured
+    in one statement with its reply; anything else runs in a transaction whose inbound row goes
+    in last with the reply. Either way a retry of a push already answered conflicts on the
+    unique key, leaves no trace, and replays the first reply."""
     v = vault()
     if msg.type == "event":
         key = f"evt:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}:{msg.event}"
     else:
         key = f"msg:{msg.id}" if msg.id else f"msg:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}"
-    outcome = handle(s, v, msg)
-    if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", outcome.reply):
-        s.rollback()
-        return seen(s, key).reply
-    s.commit()
-    for att_id in outcome.downloads:
+    s = db_session()
+    piece = piece_of(msg)
+    if piece is not None:
+        reply = piece_reply(piece)
+        got = capture(database(), v, msg.source, key, msg.type, reply, piece)
+        if got is None:
+            return seen(s, key).reply
+        downloads = [got.attachment_id] if piece.needs_download else []
+    else:
+        outcome = handle(s, v, msg)
+        reply, downloads = outcome.reply, outcome.downloads
+        if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", reply):
+            s.rollback()
+            return seen(s, key).reply
+        s.commit()
+    for att_id in downloads:
         from intake.jobs import download_media
 
         jobs().enqueue(download_media, att_id, job_id=f"media-{att_id}")
-    return outcome.reply
+    return reply

@@ -40,7 +40,8 @@ def media_retry() -> None:
 def drafts_list(status: str) -> None:
     """Drafts nobody submitted: open ones, or those marked abandoned after a long silence."""
     with database().session() as s:
-        rows = s.scalars(sa.select(Draft).where(Draft.status == status).order_by(Draft.updated_at))
+        quiet = Draft.abandoned_at.is_not(None) if status == "abandoned" else Draft.abandoned_at.is_(None)
+        rows = s.scalars(sa.select(Draft).where(Draft.status == "open", quiet).order_by(Draft.updated_at))
         for d in rows:
             click.echo(f"#{d.id} {local(d.updated_at):%Y-%m-%d %H:%M} entries={d.entry_count} "
                        f"reminded={'yes' if d.reminded_at else 'no'}")

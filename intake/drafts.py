@@ -3,7 +3,8 @@
 This is the webhook's hot path, so it speaks SQL (SQLAlchemy Core: upserts and RETURNING, the
 same on PostgreSQL and SQLite) rather than loading ORM objects: a text push costs a handful of
 statements. A conversation is keyed by the blind index of the openid only. Voice and images
-become attachments at once, so a job fetches the media before WeChat's ids expire (3 days).
+become attachments at once (`intake.capture`), so a job fetches the media before WeChat's
+ids expire (3 days).
 """
 from __future__ import annotations
 
@@ -64,10 +65,10 @@ def touch_conversation(s: Session, vault: IdentityVault, openid: str, qr_code_id
     return ConversationRef(row.id, row.qr_code_id)
 
 
-def open_draft(s: Session, conv: ConversationRef, statuses: tuple[str, ...] = ("open",)) -> DraftRef | None:
+def open_draft(s: Session, conv: ConversationRef) -> DraftRef | None:
+    """The citizen's unsubmitted draft (also one marked abandoned after a long silence)."""
     row = s.execute(sa.select(_draft.c.id, _draft.c.entry_count, _draft.c.anonymity, _draft.c.summary)
-                    .where(_draft.c.conversation_id == conv.id, _draft.c.status.in_(statuses))
-                    .order_by(_draft.c.id.desc()).limit(1)).first()
+                    .where(_draft.c.conversation_id == conv.id, _draft.c.status == "open")).first()
     return DraftRef(row.id, row.entry_count, row.anonymity, row.summary or "") if row else None
 
 
@@ -82,9 +83,10 @@ def move_open_draft(s: Session, conv: ConversationRef, qr_code_id: int) -> Draft
 def _bump(s: Session, conv: ConversationRef, text: str | None, anonymity: str | None = None,
           **fields) -> DraftRef:
     """Add one piece to the open draft (made if none), keeping its count and summary current.
-    An abandoned draft comes back to life: the citizen returned to it."""
+    An abandoned draft comes back to life: the citizen returned to it. (The webhook's
+    `intake.capture` does the same for texts and media in one statement.)"""
     now = utcnow()
-    current = open_draft(s, conv, ("open", "abandoned"))
+    current = open_draft(s, conv)
     increment = 1 if text is not None else 0
     if current is None:
         summary = extend_summary("", text)
@@ -93,7 +95,7 @@ def _bump(s: Session, conv: ConversationRef, text: str | None, anonymity: str | 
         draft_id = s.execute(sa.insert(_draft).values(**values).returning(_draft.c.id)).scalar_one()
         return DraftRef(draft_id, increment, values["anonymity"], summary)
     summary = extend_summary(current.summary, text)
-    values = dict(entry_count=current.entry_count + increment, status="open", updated_at=now, reminded_at=None,
+    values = dict(entry_count=current.entry_count + increment, updated_at=now, reminded_at=None, abandoned_at=None,
                   **fields)
     if summary != current.summary:
         values["summary"] = summary
@@ -109,27 +111,6 @@ def add_text(s: Session, conv: ConversationRef, text: str, kind: str = "text") -
     return draft
 
 
-def add_media(s: Session, conv: ConversationRef, kind: str, media_id: str, media_format: str | None = None,
-              recognition: str | None = None) -> tuple[DraftRef, int]:
-    """Voice or image; returns the draft and the attachment id, `pending` until the job stored it."""
-    draft = _bump(s, conv, recognition or "")
-    now = utcnow()
-    s.execute(sa.insert(_entry).values(draft_id=draft.id, kind=kind, text=recognition or None, created_at=now))
-    att_id = s.execute(sa.insert(_att).values(
-        draft_id=draft.id, kind=kind, media_id=media_id, media_format=media_format, recognition=recognition or None,
-        status="pending", attempts=0, created_at=now).returning(_att.c.id)).scalar_one()
-    return draft, att_id
-
-
-def add_location(s: Session, conv: ConversationRef, lat: float, lng: float, label: str | None) -> DraftRef:
-    draft = _bump(s, conv, label or "")
-    now = utcnow()
-    s.execute(sa.insert(_entry).values(draft_id=draft.id, kind="location", text=label, created_at=now))
-    s.execute(sa.insert(_att).values(draft_id=draft.id, kind="location", lat=lat, lng=lng, label=label,
-                                     status="stored", attempts=0, created_at=now, stored_at=now))
-    return draft
-
-
 def set_anonymous(s: Session, conv: ConversationRef) -> DraftRef:
     """匿名: the case will carry no reporter at all; the citizen follows it by query code."""
     return _bump(s, conv, None, anonymity="anonymous", name_enc=None, phone_enc=None)
@@ -142,7 +123,7 @@ def set_named(s: Session, conv: ConversationRef, vault: IdentityVault, name: str
 
 def cancel(s: Session, conv: ConversationRef) -> bool:
     """取消: the citizen drops the draft; its entries and media rows go too."""
-    draft = open_draft(s, conv, ("open", "abandoned"))
+    draft = open_draft(s, conv)
     if draft is None:
         return False
     s.execute(sa.delete(_att).where(_att.c.draft_id == draft.id))

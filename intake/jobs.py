@@ -3,7 +3,7 @@
 - `download_media`: fetch a voice/image from WeChat right after the push (ids expire in 3 days).
 - `requeue_pending_media`: periodic; enqueues downloads that never started (queue was down).
 - `sweep_drafts`: periodic; reminds a quiet citizen of an unsubmitted draft inside the 48-hour
-  window, then marks drafts untouched for `draft_abandon_hours` as `abandoned` (kept, listed).
+  window, then marks drafts untouched for `draft_abandon_hours` abandoned (kept, listed).
 """
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def sweep_drafts() -> dict[str, int]:
     with database().session() as s:
         to_remind = s.execute(
             sa.select(Draft, Conversation).join(Conversation, Draft.conversation_id == Conversation.id)
-            .where(Draft.status == "open", Draft.reminded_at.is_(None), Draft.updated_at < remind_before,
+            .where(Draft.status == "open", Draft.reminded_at.is_(None), Draft.abandoned_at.is_(None),
+                   Draft.updated_at < remind_before,
                    Conversation.last_inbound_at > window_open_after)).all()
         for draft, conv in to_remind:
             draft.reminded_at = now  # set first: a retried sweep must not send twice
@@ -85,8 +86,8 @@ def sweep_drafts() -> dict[str, int]:
                 counts["reminded"] += 1
             except WeChatApiError as exc:
                 log.warning("draft %s reminder not sent: %s", draft.id, exc)
-        result = s.execute(sa.update(Draft).where(Draft.status == "open", Draft.updated_at < abandon_before)
-                           .values(status="abandoned"))
+        result = s.execute(sa.update(Draft).where(Draft.status == "open", Draft.abandoned_at.is_(None),
+                                                  Draft.updated_at < abandon_before).values(abandoned_at=now))
         counts["abandoned"] = result.rowcount or 0
         s.commit()
     return counts

@@ -20,9 +20,16 @@ def test_scan_to_tracking_number(citizen, db):
     assert "县委第一巡察组" in greeting and "十三届县委第九轮巡察" in greeting
     assert "白沙村" in greeting and "0734-1234501" in greeting  # the group's public contact
     reply = citizen.say("白沙村村支书把低保名额给了自己亲戚，家里有车有房还吃低保")
-    assert "共1条内容" in reply and "低保名额" in reply and "「提交」" in reply and "「匿名」" in reply
+    assert reply.startswith("已记录：白沙村村支书把低保名额") and "「提交」" in reply and "「匿名」" in reply
     reply = citizen.say("这个事情已经好几年了，村民都有意见")
-    assert "共2条内容" in reply
+    assert reply.startswith("已记录：这个事情已经好几年了")
+    draft = db.scalar(sa.select(Draft))
+    assert draft.entry_count == 2 and draft.summary == "白沙村村支书把低保名额给了自己亲戚，家里有车有房还吃低保；这个事情已经好几年了，村民都有意见"
+    assert citizen.say("补充一下：他家的两个儿子都在城里买了房，还开着小车").startswith("已记录")
+    db.expire_all()
+    assert db.scalar(sa.select(Draft.summary)) == \
+        "白沙村村支书把低保名额给了自己亲戚，家里有车有房还吃低保；这个事情已经好几年了，村民都有意见；补充一下：他家的两个儿子"[:59] + "…"
+    assert "3条内容" in citizen.say("查询")
     reply = citizen.say("提交")
     number = tracking_no(reply)
     assert "查询码" not in reply and "县委第一巡察组" in reply
@@ -92,10 +99,11 @@ def test_voice_image_location_attach_to_the_case(citizen, db, run_jobs, fake_wec
                                                       "data_b64": base64.b64encode(b"\xff\xd8jpeg").decode()})
     citizen.scan("G1-baisha")
     reply = citizen.voice("VOICE1", "村里的自来水停了半个月了")
-    assert "已记录语音" in reply and "自来水停了半个月" in reply
-    assert "已记录图片" in citizen.image("IMG1")
-    assert "已记录位置" in citizen.location(26.9, 112.55, "白沙村二组水塔")
+    assert reply.startswith("已记录语音：村里的自来水停了半个月了")
+    assert citizen.image("IMG1").startswith("已记录图片。")
+    assert citizen.location(26.9, 112.55, "白沙村二组水塔").startswith("已记录位置：白沙村二组水塔")
     assert "原声已保存" in citizen.voice("VOICE1", "")  # no recognition: the voice is still kept
+    assert db.scalar(sa.select(Draft.entry_count)) == 4
     number = tracking_no(citizen.say("提交"))
     run_jobs()
     db.expire_all()
@@ -173,8 +181,8 @@ def test_draft_survives_a_quiet_day_and_scan_reminds(citizen, db):
     db.commit()
     greeting = citizen.scan("G1-baisha", first_time=False)
     assert "未提交的反映" in greeting and "危房改造" in greeting
-    reply = citizen.say("补充：涉及三户人家")
-    assert "共2条内容" in reply
+    assert citizen.say("补充：涉及三户人家").startswith("已记录")
+    assert "（2条内容）" in citizen.say("查询")
     assert "受理编号" in citizen.say("提交")
 
 
@@ -195,8 +203,11 @@ def test_sweep_reminds_then_abandons_but_never_loses(citizen, db, runner, fake_w
     db.commit()
     assert "'abandoned': 1" in runner.invoke(args=["drafts", "sweep"]).output
     assert "entries=1" in runner.invoke(args=["drafts", "list"]).output
+    assert "entries=1" not in runner.invoke(args=["drafts", "list", "--status", "open"]).output
     # The citizen comes back: the abandoned draft continues and can be submitted.
-    assert "共2条内容" in citizen.say("补充一下，是2026年9月开始的")
+    assert citizen.say("补充一下，是2026年9月开始的").startswith("已记录")
+    db.expire_all()
+    assert db.scalar(sa.select(Draft.abandoned_at)) is None  # back in the open
     assert "受理编号" in citizen.say("提交")
     case = db.scalar(sa.select(Case))
     assert "养老金" in case.text and "9月" in case.text

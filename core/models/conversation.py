@@ -23,13 +23,17 @@ class Conversation(Base):
 
 
 class Draft(Base):
-    """A report being written (草稿). Kept until submitted or cancelled; never dropped silently:
-    quiet drafts get a reminder, then are marked `abandoned` and stay listed for the office."""
+    """A report being written (草稿). Kept until submitted (then deleted: the case holds it) or
+    cancelled; never dropped silently: a quiet draft gets a reminder, then `abandoned_at` is set
+    and it stays listed (`flask drafts list`) and resumes when the citizen writes again."""
     __tablename__ = "drafts"
+    # At most one open draft per conversation: the webhook's upsert relies on it.
+    __table_args__ = (sa.Index("uq_drafts_open_conversation", "conversation_id", unique=True,
+                               postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("conversations.id", ondelete="SET NULL"),
                                                         index=True)
-    status: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open|submitted|cancelled|abandoned
+    status: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | cancelled
     anonymity: Mapped[str] = mapped_column(sa.String(12), default="default")
     name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -39,7 +43,8 @@ class Draft(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     reminded_at: Mapped[datetime | None]
-    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
+    # Set by the sweep after a long silence; cleared when the citizen writes again.
+    abandoned_at: Mapped[datetime | None]
     entries: Mapped[list["DraftEntry"]] = relationship(order_by="DraftEntry.id", cascade="all, delete-orphan")
 
 

@@ -197,8 +197,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('reminded_at', sa.DateTime(), nullable=True),
-    sa.Column('case_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_drafts_case_id_cases')),
+    sa.Column('abandoned_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_drafts_conversation_id_conversations'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['qr_code_id'], ['qr_codes.id'], name=op.f('fk_drafts_qr_code_id_qr_codes')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_drafts'))
@@ -206,6 +205,7 @@ def upgrade() -> None:
     with op.batch_alter_table('drafts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_drafts_conversation_id'), ['conversation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_drafts_status'), ['status'], unique=False)
+        batch_op.create_index('uq_drafts_open_conversation', ['conversation_id'], unique=True, postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
 
     op.create_table('attachments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -264,6 +264,7 @@ def downgrade() -> None:
 
     op.drop_table('attachments')
     with op.batch_alter_table('drafts', schema=None) as batch_op:
+        batch_op.drop_index('uq_drafts_open_conversation', postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
         batch_op.drop_index(batch_op.f('ix_drafts_status'))
         batch_op.drop_index(batch_op.f('ix_drafts_conversation_id'))
 

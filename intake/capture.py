@@ -1,0 +1,120 @@
+"""Capture one piece of a report (text, voice, image, location) from a push: the webhook's
+hot path, one statement on PostgreSQL.
+
+A piece is recorded with its dedupe key and its reply in one atomic step: the inbound row goes
+in first (`ON CONFLICT DO NOTHING`), and the conversation, the open draft (at most one per
+conversation: a partial unique index), the draft entry and the attachment follow only if it did.
+On PostgreSQL the five inserts are one data-modifying CTE run in autocommit: one round trip,
+no BEGIN/COMMIT. On SQLite (no DML in CTEs) the same five statements run in one transaction.
+The reply is decided before the write (it echoes the piece, not the draft), so a retry of the
+push finds it stored and gets the same answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from core.db import Database, utcnow
+from core.identity import IdentityVault
+from intake.drafts import SUMMARY_CHARS
+
+# The draft's running summary, extended in SQL: "a；b；c", cut at SUMMARY_CHARS with "…".
+_SUMMARY = f"""CASE
+    WHEN CAST(:piece AS TEXT) = '' OR drafts.summary LIKE '%…' THEN drafts.summary
+    WHEN coalesce(drafts.summary, '') = '' THEN excluded.summary
+    WHEN length(drafts.summary) + 1 + length(CAST(:piece AS TEXT)) <= {SUMMARY_CHARS}
+        THEN drafts.summary || '；' || CAST(:piece AS TEXT)
+    ELSE substr(drafts.summary || '；' || CAST(:piece AS TEXT), 1, {SUMMARY_CHARS - 1}) || '…' END"""
+_DRAFT_UPDATE = f"""ON CONFLICT (conversation_id) WHERE status = 'open' DO UPDATE SET
+    entry_count = drafts.entry_count + 1, updated_at = excluded.updated_at, reminded_at = NULL,
+    abandoned_at = NULL, summary = {_SUMMARY}"""
+_ATTACH = """INSERT INTO attachments (draft_id, kind, media_id, media_format, recognition, lat, lng, label, status,
+    attempts, created_at, stored_at)"""
+_ATTACH_VALUES = """CAST(:kind AS VARCHAR), :media_id, :media_format, :recognition, :lat, :lng, :label,
+    CAST(:status AS VARCHAR), 0, :now, :stored_at"""
+
+_PG = sa.text(f"""
+WITH i AS (
+  INSERT INTO inbound_messages (dedupe_key, msg_type, reply, received_at)
+  VALUES (:key, :msg_type, :reply, :now) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id),
+c AS (
+  INSERT INTO conversations (openid_hash, openid_enc, last_inbound_at, created_at)
+  SELECT :openid_hash, :openid_enc, :now, :now FROM i
+  ON CONFLICT (openid_hash) DO UPDATE SET last_inbound_at = excluded.last_inbound_at
+  RETURNING id, qr_code_id),
+d AS (
+  INSERT INTO drafts (conversation_id, qr_code_id, status, anonymity, entry_count, summary, created_at, updated_at)
+  SELECT id, qr_code_id, 'open', 'default', 1, :first_summary, :now, :now FROM c
+  {_DRAFT_UPDATE}
+  RETURNING id),
+e AS (INSERT INTO draft_entries (draft_id, kind, text, created_at) SELECT id, CAST(:kind AS VARCHAR), CAST(:text AS TEXT), :now FROM d),
+a AS ({_ATTACH} SELECT id, {_ATTACH_VALUES} FROM d WHERE CAST(:kind AS VARCHAR) <> 'text' RETURNING id)
+SELECT d.id AS draft_id, (SELECT id FROM a) AS attachment_id FROM d""")
+
+_SQLITE = [
+    sa.text("INSERT INTO inbound_messages (dedupe_key, msg_type, reply, received_at) "
+            "VALUES (:key, :msg_type, :reply, :now) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"),
+    sa.text("INSERT INTO conversations (openid_hash, openid_enc, last_inbound_at, created_at) "
+            "VALUES (:openid_hash, :openid_enc, :now, :now) ON CONFLICT (openid_hash) "
+            "DO UPDATE SET last_inbound_at = excluded.last_inbound_at RETURNING id, qr_code_id"),
+    sa.text("INSERT INTO drafts (conversation_id, qr_code_id, status, anonymity, entry_count, summary, "
+            "created_at, updated_at) VALUES (:conversation_id, :qr_code_id, 'open', 'default', 1, :first_summary, "
+            f":now, :now) {_DRAFT_UPDATE} RETURNING id"),
+    sa.text("INSERT INTO draft_entries (draft_id, kind, text, created_at) VALUES (:draft_id, :kind, :text, :now)"),
+    sa.text(f"{_ATTACH} VALUES (:draft_id, {_ATTACH_VALUES}) RETURNING id"),
+]
+
+
+@dataclass(frozen=True)
+class Piece:
+    kind: str  # text | voice | image | location
+    text: str | None = None  # the text, the voice's recognition, the location's label
+    media_id: str | None = None
+    media_format: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+
+    @property
+    def needs_download(self) -> bool:
+        return self.kind in ("voice", "image")
+
+
+@dataclass(frozen=True)
+class Captured:
+    draft_id: int
+    attachment_id: int | None
+
+
+def capture(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, msg_type: str, reply: str,
+            piece: Piece, now: datetime | None = None) -> Captured | None:
+    """Record the piece into the citizen's open draft (made if none). None: a retry, already stored."""
+    from intake.drafts import summary
+
+    now = now or utcnow()
+    text = piece.text or None
+    params = {
+        "key": dedupe_key, "msg_type": msg_type, "reply": reply, "now": now,
+        "openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
+        "kind": piece.kind, "text": text, "piece": (text or "").strip(), "first_summary": summary([text or ""]),
+        "media_id": piece.media_id, "media_format": piece.media_format,
+        "recognition": text if piece.kind == "voice" else None,
+        "lat": piece.lat, "lng": piece.lng, "label": text if piece.kind == "location" else None,
+        # a location needs nothing fetched; voice and images wait for the media job
+        "status": "pending" if piece.needs_download else "stored",
+        "stored_at": None if piece.needs_download else now,
+    }
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(_PG, params).first()
+        return Captured(row.draft_id, row.attachment_id) if row else None
+    with db.session() as s:
+        if s.execute(_SQLITE[0], params).first() is None:
+            return None
+        conv = s.execute(_SQLITE[1], params).one()
+        draft_id = s.execute(_SQLITE[2], {**params, "conversation_id": conv.id, "qr_code_id": conv.qr_code_id}).scalar()
+        s.execute(_SQLITE[3], {**params, "draft_id": draft_id})
+        att_id = s.execute(_SQLITE[4], {**params, "draft_id": draft_id}).scalar() if piece.kind != "text" else None
+        s.commit()
+    return Captured(draft_id, att_id)
