@@ -8,18 +8,19 @@ few SQL statements for the common pushes (texts, voice, scans).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot import texts
 from core.identity import IdentityVault
-from core.models import Group, Office, QrCode, Round, Unit
+from core.models import Group
 from intake import drafts
 from intake.cases import EmptyDraft, cases_of, find_case, status_label, submit_draft
 from intake.clock import local_date_str
-from intake.capture import Piece
+from intake.capture import Arrival, Piece
 from intake.drafts import ConversationRef
 
 MIN_REPORT_CHARS = 6  # shorter text outside a draft ("你好") gets the help line, not a draft
@@ -36,7 +37,6 @@ _NAMED = re.compile(r"^实名\s*[:：]?\s*(\S{1,20}?)\s*[,，\s]\s*(1\d{10}|0\d{
 @dataclass
 class Outcome:
     reply: str | None  # None: answer "success" (no reply)
-    downloads: list[int] = field(default_factory=list)  # attachment ids to fetch after commit
 
 
 def piece_of(msg) -> Piece | None:
@@ -80,17 +80,40 @@ def _is_command(text: str) -> bool:
             or bool(_QUERY_CODE.match(text)) or (text.startswith(NAMED) and len(text) <= 40))
 
 
+ARRIVALS = {"subscribe_scan", "scan", "subscribe"}
+
+
+def arrival_scene(msg) -> str | None | bool:
+    """For a QR scan or a new follower: the scene ('' when none). False for anything else."""
+    if msg.type != "event" or msg.event not in ARRIVALS:
+        return False
+    return "" if msg.event == "subscribe" else (msg.scene_id or "")
+
+
+def greeting(arrival: Arrival) -> str:
+    """Welcome with the group's name, what the round is about and the group's public contact
+    (the office's for a poster without a group, or when there is no poster)."""
+    p, o = arrival.poster, arrival.office
+    if p is not None:
+        own = "group" if p.group_name else "office"
+        source = p if own == "group" else o
+        contact = _contact(*(getattr(source, f"{own}_{f}", None) for f in ("phone", "mailbox", "email"))) \
+            if source is not None else None
+        text = texts.greeting(p.group_name or (o.office_name if o else None), p.round_name,
+                              f"{_date(p.round_start):%Y年%m月%d日}至{_date(p.round_end):%Y年%m月%d日}",
+                              p.unit_name, contact)
+    elif o is not None:
+        text = texts.greeting(o.office_name, None, None, None, _contact(o.office_phone, o.office_mailbox,
+                                                                        o.office_email))
+    else:
+        text = texts.greeting(None, None, None, None, None)
+    if arrival.pending_count:
+        text += "\n" + texts.pending_draft(arrival.pending_summary, arrival.pending_count)
+    return text
+
+
 def _event(s: Session, vault: IdentityVault, msg) -> Outcome:
-    event = msg.event
-    if event in ("subscribe_scan", "scan", "subscribe"):
-        poster = _poster(s, msg.scene_id or "") if event != "subscribe" else None
-        conv = drafts.touch_conversation(s, vault, msg.source, poster.qr_id if poster else None)
-        pending = drafts.move_open_draft(s, conv, poster.qr_id) if poster else drafts.open_draft(s, conv)
-        text = poster.greeting if poster else _office_greeting(s)
-        if pending is not None and pending.entry_count:
-            text += "\n" + texts.pending_draft(pending.summary, pending.entry_count)
-        return Outcome(text)
-    if event == "click" and msg.key in MENU_KEYS:
+    if msg.event == "click" and msg.key in MENU_KEYS:
         conv = drafts.touch_conversation(s, vault, msg.source)
         return Outcome(_text(s, vault, conv, msg.source, MENU_KEYS[msg.key]))
     # unsubscribe, the periodic LOCATION report, VIEW and the rest need no answer
@@ -154,36 +177,8 @@ def _anonymous_case(s: Session, tracking_no: str, code: str) -> str:
     return f"受理编号：{case.tracking_no}\n状态：{status_label(case.status)}\n{last}".rstrip()
 
 
-@dataclass(frozen=True)
-class _Poster:
-    qr_id: int
-    greeting: str
-
-
-def _poster(s: Session, scene: str) -> _Poster | None:
-    """A QR poster and its greeting, in one query: group (or office), round, unit, contact."""
-    row = s.execute(
-        sa.select(QrCode.id, Group.name.label("group_name"), Group.phone.label("group_phone"),
-                  Group.mailbox.label("group_mailbox"), Group.email.label("group_email"),
-                  Round.name.label("round_name"), Round.start, Round.end, Unit.name.label("unit_name"),
-                  Office.name.label("office_name"), Office.phone.label("office_phone"),
-                  Office.mailbox.label("office_mailbox"), Office.email.label("office_email"))
-        .join(Round, QrCode.round_id == Round.id).join(Office, Round.office_id == Office.id)
-        .outerjoin(Group, QrCode.group_id == Group.id).outerjoin(Unit, QrCode.unit_id == Unit.id)
-        .where(QrCode.scene == scene)).first()
-    if row is None:
-        return None
-    own = "group" if row.group_name else "office"
-    contact = _contact(getattr(row, f"{own}_phone"), getattr(row, f"{own}_mailbox"), getattr(row, f"{own}_email"))
-    return _Poster(row.id, texts.greeting(row.group_name or row.office_name, row.round_name,
-                                          f"{row.start:%Y年%m月%d日}至{row.end:%Y年%m月%d日}", row.unit_name, contact))
-
-
-def _office_greeting(s: Session) -> str:
-    office = s.scalar(sa.select(Office).order_by(Office.id).limit(1))
-    if office is None:
-        return texts.greeting(None, None, None, None, None)
-    return texts.greeting(office.name, None, None, None, _contact(office.phone, office.mailbox, office.email))
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def _contact(phone: str | None, mailbox: str | None, email: str | None) -> str | None:

@@ -18,10 +18,11 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot import bp
-from bot.conversation import handle, piece_of, piece_reply
+from bot.conversation import arrival_scene, greeting, handle, piece_of, piece_reply
 from core.app import database, db_session, jobs, settings, vault
-from intake.capture import capture
+from intake.capture import arrive, capture, set_reply
 from intake.inbound import record, seen
+from intake.jobs import NEW_MEDIA, fetch_new_media
 
 log = logging.getLogger(__name__)
 
@@ -125,16 +126,20 @@ def _answer(msg) -> str | None:
         got = capture(database(), v, msg.source, key, msg.type, reply, piece)
         if got is None:
             return seen(s, key).reply
-        downloads = [got.attachment_id] if piece.needs_download else []
-    else:
-        outcome = handle(s, v, msg)
-        reply, downloads = outcome.reply, outcome.downloads
-        if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", reply):
-            s.rollback()
+        if piece.needs_download:
+            jobs().nudge(fetch_new_media, NEW_MEDIA)
+        return reply
+    scene = arrival_scene(msg)
+    if scene is not False:
+        arrival = arrive(database(), v, msg.source, key, f"event:{msg.event}", scene)
+        if arrival is None:
             return seen(s, key).reply
-        s.commit()
-    for att_id in downloads:
-        from intake.jobs import download_media
-
-        jobs().enqueue(download_media, att_id, job_id=f"media-{att_id}")
-    return reply
+        reply = greeting(arrival)
+        set_reply(database(), key, reply)
+        return reply
+    outcome = handle(s, v, msg)
+    if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", outcome.reply):
+        s.rollback()
+        return seen(s, key).reply
+    s.commit()
+    return outcome.reply

@@ -26,6 +26,7 @@ class Jobs:
         self.queue = None
         self._executor: ThreadPoolExecutor | None = None
         self._pending: set[Future] = set()
+        self._nudged: set[str] = set()
         self._lock = threading.Lock()
         if settings.redis_url:
             from redis import Redis
@@ -60,6 +61,35 @@ class Jobs:
             self._pending.add(future)
         future.add_done_callback(self._forget)
         return True
+
+    def nudge(self, func: Callable[[], Any], key: str) -> None:
+        """Queue `func()` unless a run of it is already queued and not yet started: a push costs
+        one Redis SET NX instead of a job. The job calls `started(key)` before it reads, so work
+        committed before a skipped nudge is still seen by the queued run."""
+        if self.queue is not None:
+            from redis import RedisError
+
+            try:
+                if not self.redis.set(f"mashang:nudge:{key}", "1", nx=True, ex=60):
+                    return
+            except RedisError:
+                log.exception("could not nudge %s; the periodic sweep will do it", key)
+                return
+            self.enqueue(func)
+            return
+        with self._lock:
+            if key in self._nudged:
+                return
+            self._nudged.add(key)
+        self.enqueue(func)
+
+    def started(self, key: str) -> None:
+        """Called by a nudged job as it starts: the next nudge queues a new run."""
+        if self.queue is not None:
+            self.redis.delete(f"mashang:nudge:{key}")
+        else:
+            with self._lock:
+                self._nudged.discard(key)
 
     def _forget(self, future: Future) -> None:
         with self._lock:

@@ -118,3 +118,80 @@ def capture(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, ms
         att_id = s.execute(_SQLITE[4], {**params, "draft_id": draft_id}).scalar() if piece.kind != "text" else None
         s.commit()
     return Captured(draft_id, att_id)
+
+
+# --- Arrivals: a QR scan or a new follower ---------------------------------------------------
+
+_POSTER = """SELECT q.id AS qr_id, g.name AS group_name, g.phone AS group_phone, g.mailbox AS group_mailbox,
+    g.email AS group_email, r.name AS round_name, r.start AS round_start, r."end" AS round_end, u.name AS unit_name
+  FROM qr_codes q JOIN rounds r ON q.round_id = r.id LEFT JOIN groups g ON q.group_id = g.id
+  LEFT JOIN units u ON q.unit_id = u.id WHERE q.scene = :scene"""
+_OFFICE = """SELECT o.name AS office_name, o.phone AS office_phone, o.mailbox AS office_mailbox,
+    o.email AS office_email FROM offices o
+  WHERE o.id = coalesce((SELECT r.office_id FROM qr_codes q JOIN rounds r ON q.round_id = r.id
+                         WHERE q.scene = :scene), (SELECT min(id) FROM offices))"""
+_ARRIVE_CONV = """INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_inbound_at, created_at)
+  {source} ON CONFLICT (openid_hash) DO UPDATE SET last_inbound_at = excluded.last_inbound_at,
+  qr_code_id = coalesce(excluded.qr_code_id, conversations.qr_code_id) RETURNING id"""
+_ARRIVE_DRAFT = """UPDATE drafts SET qr_code_id = coalesce({qr}, drafts.qr_code_id)
+  WHERE drafts.conversation_id = {conv} AND drafts.status = 'open' RETURNING drafts.entry_count, drafts.summary"""
+_ARRIVE_PG = sa.text(f"""
+WITH p AS ({_POSTER}),
+i AS (INSERT INTO inbound_messages (dedupe_key, msg_type, received_at)
+      VALUES (:key, :msg_type, :now) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id),
+c AS ({_ARRIVE_CONV.format(source="SELECT :openid_hash, :openid_enc, (SELECT qr_id FROM p), :now, :now FROM i")}),
+d AS ({_ARRIVE_DRAFT.format(qr="(SELECT qr_id FROM p)", conv="(SELECT id FROM c)")})
+SELECT (SELECT count(*) FROM i) AS fresh, p.*, o.*, d.entry_count, d.summary
+FROM (SELECT 1 AS one) AS one LEFT JOIN p ON true LEFT JOIN ({_OFFICE}) o ON true LEFT JOIN d ON true""")
+_ARRIVE_SQLITE = [
+    sa.text(_POSTER), sa.text(_OFFICE),
+    sa.text("INSERT INTO inbound_messages (dedupe_key, msg_type, received_at) VALUES (:key, :msg_type, :now) "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"),
+    sa.text(_ARRIVE_CONV.format(source="VALUES (:openid_hash, :openid_enc, :qr_id, :now, :now)")),
+    sa.text(_ARRIVE_DRAFT.format(qr=":qr_id", conv=":conversation_id")),
+]
+_SET_REPLY = sa.text("UPDATE inbound_messages SET reply = :reply WHERE dedupe_key = :key")
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What a greeting needs: the poster scanned (None if unknown or no scene), the office, and
+    the draft the citizen left unsubmitted, if any."""
+    poster: sa.Row | None
+    office: sa.Row | None
+    pending_count: int
+    pending_summary: str
+
+
+def arrive(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, msg_type: str, scene: str | None,
+           now: datetime | None = None) -> Arrival | None:
+    """Record a scan: the poster's group becomes the one the citizen's report goes to (and the
+    open draft's). None: a retry, already recorded. Then store the greeting with `set_reply`."""
+    now = now or utcnow()
+    params = {"key": dedupe_key, "msg_type": msg_type, "now": now, "scene": scene or "",
+              "openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid)}
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(_ARRIVE_PG, params).one()
+        if not row.fresh:
+            return None
+        poster = row if row.qr_id is not None else None
+        office = row if row.office_name is not None else None
+        return Arrival(poster, office, row.entry_count or 0, row.summary or "")
+    with db.session() as s:
+        poster = s.execute(_ARRIVE_SQLITE[0], params).first()
+        office = s.execute(_ARRIVE_SQLITE[1], params).first()
+        if s.execute(_ARRIVE_SQLITE[2], params).first() is None:
+            return None
+        qr_id = poster.qr_id if poster else None
+        conv_id = s.execute(_ARRIVE_SQLITE[3], {**params, "qr_id": qr_id}).scalar()
+        pending = s.execute(_ARRIVE_SQLITE[4], {"qr_id": qr_id, "conversation_id": conv_id}).first()
+        s.commit()
+    return Arrival(poster, office, pending.entry_count if pending else 0, (pending.summary or "") if pending else "")
+
+
+def set_reply(db: Database, dedupe_key: str, reply: str | None) -> None:
+    """Keep the answer for WeChat's retries (a lost write here only means a retry gets none)."""
+    with db.engine.connect() as conn:
+        conn.execute(_SET_REPLY, {"key": dedupe_key, "reply": reply})
+        conn.commit()

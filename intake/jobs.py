@@ -1,6 +1,8 @@
 """Intake jobs. Plain functions taking ids; idempotent, so RQ's retries are safe.
 
-- `download_media`: fetch a voice/image from WeChat right after the push (ids expire in 3 days).
+- `fetch_new_media`: nudged by the webhook after a voice or image push; queues a download for
+  every attachment not tried yet (one cheap nudge per push instead of one job per push).
+- `download_media`: fetch a voice/image from WeChat (media ids expire in 3 days).
 - `requeue_pending_media`: periodic; enqueues downloads that never started (queue was down).
 - `sweep_drafts`: periodic; reminds a quiet citizen of an unsubmitted draft inside the 48-hour
   window, then marks drafts untouched for `draft_abandon_hours` abandoned (kept, listed).
@@ -22,6 +24,20 @@ log = logging.getLogger(__name__)
 
 REMINDER = ("您有一条反映还没有提交。回复「提交」即可提交，回复「取消」放弃；"
             "也可以继续补充文字、语音、图片或位置。")
+
+
+NEW_MEDIA = "new-media"
+
+
+def fetch_new_media() -> int:
+    jobs().started(NEW_MEDIA)
+    with database().session() as s:
+        ids = list(s.scalars(sa.select(Attachment.id).where(
+            Attachment.status == "pending", Attachment.attempts == 0, Attachment.media_id.is_not(None))
+            .order_by(Attachment.id)))
+    for att_id in ids:
+        jobs().enqueue(download_media, att_id, job_id=f"media-{att_id}")
+    return len(ids)
 
 
 def download_media(attachment_id: int) -> str:
