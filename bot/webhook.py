@@ -119,13 +119,12 @@ def _answer(msg) -> str | None:
         key = f"evt:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}:{msg.event}"
     else:
         key = f"msg:{msg.id}" if msg.id else f"msg:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}"
-    s = db_session()
     piece = piece_of(msg)
     if piece is not None:
         reply = piece_reply(piece)
         got = capture(database(), v, msg.source, key, msg.type, reply, piece)
         if got is None:
-            return seen(s, key).reply
+            return seen(db_session(), key).reply
         if piece.needs_download:
             jobs().nudge(fetch_new_media, NEW_MEDIA)
         return reply
@@ -133,10 +132,11 @@ def _answer(msg) -> str | None:
     if scene is not False:
         arrival = arrive(database(), v, msg.source, key, f"event:{msg.event}", scene)
         if arrival is None:
-            return seen(s, key).reply
+            return seen(db_session(), key).reply
         reply = greeting(arrival)
         set_reply(database(), key, reply)
         return reply
+    s = db_session()
     outcome = handle(s, v, msg)
     if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", outcome.reply):
         s.rollback()

@@ -41,7 +41,8 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     # No pre-ping: it costs a round trip per request. A connection that died with the server
     # fails its request (503, WeChat retries) and the pool drops every connection of that age.
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_recycle=1800)
+    # skip_autocommit_rollback: the webhook's autocommit statements need no ROLLBACK on return.
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_recycle=1800, skip_autocommit_rollback=True)
 
 
 class Database:
@@ -51,6 +52,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._compiled: dict[sa.TextClause, str] = {}
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -61,6 +63,28 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+    def autocommit_row(self, stmt: sa.TextClause, params: dict) -> tuple | None:
+        """Run one statement in autocommit straight on the driver (PostgreSQL only) and return its
+        first row: the webhook's hot path, where SQLAlchemy's execution layer costs as much as
+        the round trip. The statement is compiled once to the driver's paramstyle."""
+        sql = self._compiled.get(stmt)
+        if sql is None:
+            sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
+        fairy = self.engine.raw_connection()
+        try:
+            dbapi = fairy.driver_connection
+            dbapi.autocommit = True
+            try:
+                from psycopg.rows import namedtuple_row
+
+                cur = dbapi.cursor(row_factory=namedtuple_row)
+                cur.execute(sql, params)
+                return cur.fetchone() if cur.description else None
+            finally:
+                dbapi.autocommit = False
+        finally:
+            fairy.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

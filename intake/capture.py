@@ -106,8 +106,7 @@ def capture(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, ms
         "stored_at": None if piece.needs_download else now,
     }
     if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(_PG, params).first()
+        row = db.autocommit_row(_PG, params)
         return Captured(row.draft_id, row.attachment_id) if row else None
     with db.session() as s:
         if s.execute(_SQLITE[0], params).first() is None:
@@ -171,8 +170,7 @@ def arrive(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, msg
     params = {"key": dedupe_key, "msg_type": msg_type, "now": now, "scene": scene or "",
               "openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid)}
     if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(_ARRIVE_PG, params).one()
+        row = db.autocommit_row(_ARRIVE_PG, params)
         if not row.fresh:
             return None
         poster = row if row.qr_id is not None else None
@@ -192,6 +190,8 @@ def arrive(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, msg
 
 def set_reply(db: Database, dedupe_key: str, reply: str | None) -> None:
     """Keep the answer for WeChat's retries (a lost write here only means a retry gets none)."""
-    with db.engine.connect() as conn:
+    if db.engine.dialect.name == "postgresql":
+        db.autocommit_row(_SET_REPLY, {"key": dedupe_key, "reply": reply})
+        return
+    with db.engine.begin() as conn:
         conn.execute(_SET_REPLY, {"key": dedupe_key, "reply": reply})
-        conn.commit()
