@@ -31,9 +31,9 @@ class Draft(Base):
     __table_args__ = (sa.Index("uq_drafts_open_conversation", "conversation_id", unique=True,
                                postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'")),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("conversations.id", ondelete="SET NULL"),
-                                                        index=True)
-    status: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | cancelled
+    # Indexed by the partial unique index below (open drafts: the only ones looked up by conversation).
+    conversation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("conversations.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(sa.String(12), default="open")  # open | cancelled
     anonymity: Mapped[str] = mapped_column(sa.String(12), default="default")
     name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)

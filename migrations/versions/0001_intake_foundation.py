@@ -203,8 +203,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_drafts'))
     )
     with op.batch_alter_table('drafts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_drafts_conversation_id'), ['conversation_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_drafts_status'), ['status'], unique=False)
         batch_op.create_index('uq_drafts_open_conversation', ['conversation_id'], unique=True, postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
 
     op.create_table('attachments',
@@ -265,8 +263,6 @@ def downgrade() -> None:
     op.drop_table('attachments')
     with op.batch_alter_table('drafts', schema=None) as batch_op:
         batch_op.drop_index('uq_drafts_open_conversation', postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
-        batch_op.drop_index(batch_op.f('ix_drafts_status'))
-        batch_op.drop_index(batch_op.f('ix_drafts_conversation_id'))
 
     op.drop_table('drafts')
     with op.batch_alter_table('case_events', schema=None) as batch_op:
