@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot import texts
