@@ -40,7 +40,10 @@ def chat(scene: str | None, openid: str | None, url: str) -> None:
         query, body = pusher.push(xml)
         if fake:  # the fake API learns that this user just wrote (opens the 48-hour window)
             _quietly(http.post, f"{fake}/_fake/interaction", json={"openid": openid})
-        r = http.post(f"{url}?{query}", data=body, headers={"Content-Type": "text/xml"}, timeout=10)
+        try:
+            r = http.post(f"{url}?{query}", data=body, headers={"Content-Type": "text/xml"}, timeout=10)
+        except requests.ConnectionError:
+            raise click.ClickException(f"无法连接 {url}：请先用 ./run.sh 启动服务，或用 --url 指定地址") from None
         if r.status_code != 200:
             click.secho(f"[HTTP {r.status_code}] {r.text}", fg="red")
             return
