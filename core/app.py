@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
@@ -14,8 +15,7 @@ from core.settings import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask("mashang", instance_path=str(settings.instance_path),
-                root_path=str(settings.instance_path.parent / "core"))
+    app = Flask("mashang", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent))
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing, JSON_AS_ASCII=False)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     if not app.debug and not logging.getLogger().handlers:

@@ -52,16 +52,23 @@ def migrated_template(tmp_path_factory):
     """SQLite: migrate once, copy the file per test. PostgreSQL: migrate the test database once."""
     pg = os.environ.get("TEST_DATABASE_URL")
     if pg:
-        url = Settings.from_env({"DATABASE_URL": pg}, instance_path=tmp_path_factory.mktemp("pg")).database_url
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
+        # A database of this run's own on that server, so that two runs never meet.
+        server = Settings.from_env({"DATABASE_URL": pg}, instance_path=tmp_path_factory.mktemp("pg")).database_url
+        name = f"mashang_test_{os.getpid()}"
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        url = server.rsplit("/", 1)[0] + f"/{name}"
         _migrate(url)
-        return url
+        yield url
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     _migrate(f"sqlite:///{path}")
-    return path
+    yield path
 
 
 _redis_db = itertools.count(1)

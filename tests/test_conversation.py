@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from core.db import utcnow
@@ -232,3 +233,32 @@ def test_menu_click_and_unsubscribe(citizen, db):
     assert "使用说明" in citizen.send(sim.event(citizen.openid, "CLICK", "REPORT_HELP"))
     assert citizen.send(sim.event(citizen.openid, "unsubscribe")) is None  # answered "success"
     assert citizen.last_response.get_data(as_text=True) == "success"
+
+
+def test_redis_gone_at_push_time_loses_nothing(app, citizen, db, runner, run_jobs, fake_wechat):
+    """The queue is down when a voice arrives: the citizen still gets the answer, the attachment
+    stays `pending`, and the sweep (`flask media retry`, also on RQ's cron) fetches it later."""
+    import base64
+
+    import requests
+    from redis import Redis
+    from rq import Queue
+
+    jobs = app.extensions["jobs"]
+    if jobs.in_process:
+        pytest.skip("needs REDIS_URL: in-process jobs have no queue to lose")
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "LATE1", "content_type": "audio/amr",
+                                                      "data_b64": base64.b64encode(b"#!AMR late").decode()})
+    real_redis, real_queue = jobs.redis, jobs.queue
+    jobs.redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.2)
+    jobs.queue = Queue("default", connection=jobs.redis)
+    try:
+        assert citizen.voice("LATE1", "村里的自来水停了半个月了").startswith("已记录语音")
+    finally:
+        jobs.redis, jobs.queue = real_redis, real_queue
+    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "LATE1"))
+    assert att.status == "pending"
+    assert "re-enqueued 1" in runner.invoke(args=["media", "retry"]).output
+    run_jobs()
+    db.expire_all()
+    assert db.get(Attachment, att.id).status == "stored"
