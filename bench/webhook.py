@@ -5,7 +5,8 @@
 Both servers run in AES safe mode under `gunicorn --workers W --threads T`; load comes from
 `../shared/bench/wxload.py` (distinct signed pushes driven by wrk). The product runs on
 PostgreSQL (a fresh database `mashang_bench`) with REDIS_URL set (jobs are queued, no worker
-runs), so every push is stored. Afterwards the database is checked: every push answered 200 is
+runs), so every push is stored. For scale, a third server runs the bare handler plus one
+`SELECT 1` round trip per push: the ceiling of any design that writes before answering. Afterwards the database is checked: every push answered 200 is
 stored once (no duplicate keys, one draft entry per text/voice push, none lost). Last line:
 
     RESULT ratio=<product rps / bare rps> p99_ms=<product p99> stored_once=<yes|no>
@@ -132,6 +133,12 @@ def main() -> int:
         bare = load(18081, a)
     finally:
         stop(proc)
+    print("bare handler + one SELECT 1 per push:", end=" ", flush=True)
+    proc = serve("bench.bare_app:app_db", 18083, env, a.workers, a.threads)
+    try:
+        floor = load(18083, a)
+    finally:
+        stop(proc)
     print("product (PostgreSQL, every push stored):", end=" ", flush=True)
     proc = serve("wsgi:app", 18082, env, a.workers, a.threads)
     try:
@@ -142,7 +149,9 @@ def main() -> int:
     ok = ok and product["non2xx"] == 0 and product["errors"] == 0
     ratio = product["rps"] / bare["rps"]
     print(f"bare: {bare['rps']:.0f} pushes/s p99 {bare['p99_ms']:.1f} ms; "
-          f"product: {product['rps']:.0f} pushes/s p99 {product['p99_ms']:.1f} ms; {detail}")
+          f"bare+SELECT 1: {floor['rps']:.0f} pushes/s (ratio {floor['rps'] / bare['rps']:.2f}); "
+          f"product: {product['rps']:.0f} pushes/s p99 {product['p99_ms']:.1f} ms "
+          f"(ratio to bare+SELECT 1: {product['rps'] / floor['rps']:.2f}); {detail}")
     print(f"RESULT ratio={ratio:.2f} p99_ms={product['p99_ms']:.1f} stored_once={'yes' if ok else 'no'}")
     return 0
 
