@@ -80,6 +80,15 @@ def load(port: int, a) -> dict[str, float]:
     return result
 
 
+def measure(label: str, app: str, port: int, env: dict, a) -> dict[str, float]:
+    print(f"{label}:", end=" ", flush=True)
+    proc = serve(app, port, env, a.workers, a.threads)
+    try:
+        return load(port, a)
+    finally:
+        stop(proc)
+
+
 def check_stored(db_url: str, n: int, requests_done: float, connections: int) -> tuple[bool, str]:
     """Each push is text/voice (MsgId) or a scan event; wxload cycles through n of them."""
     engine = sa.create_engine(db_url)
@@ -132,24 +141,9 @@ def main() -> int:
 
     print(f"gunicorn --workers {a.workers} --threads {a.threads}; wrk -c {a.connections} -d {a.duration}; "
           f"{a.n} distinct pushes, AES mode")
-    print("bare wechatpy handler:", end=" ", flush=True)
-    proc = serve("bench.bare_app:app", 18081, env, a.workers, a.threads)
-    try:
-        bare = load(18081, a)
-    finally:
-        stop(proc)
-    print("bare handler + one durable INSERT per push:", end=" ", flush=True)
-    proc = serve("bench.bare_app:app_db", 18083, env, a.workers, a.threads)
-    try:
-        floor = load(18083, a)
-    finally:
-        stop(proc)
-    print("product (PostgreSQL, every push stored):", end=" ", flush=True)
-    proc = serve("wsgi:app", 18082, env, a.workers, a.threads)
-    try:
-        product = load(18082, a)
-    finally:
-        stop(proc)
+    bare = measure("bare wechatpy handler", "bench.bare_app:app", 18081, env, a)
+    floor = measure("bare handler + one durable INSERT per push", "bench.bare_app:app_db", 18083, env, a)
+    product = measure("product (PostgreSQL, every push stored)", "wsgi:app", 18082, env, a)
     ok, detail = check_stored(db_url, a.n, product["requests"], a.connections)
     ok = ok and product["non2xx"] == 0 and product["errors"] == 0
     ratio = product["rps"] / bare["rps"]
