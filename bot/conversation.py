@@ -82,10 +82,12 @@ def _is_command(text: str) -> bool:
 ARRIVALS = {"subscribe_scan", "scan", "subscribe"}
 
 
-def arrival_scene(msg) -> str | None | bool:
-    """For a QR scan or a new follower: the scene ('' when none). False for anything else."""
-    if msg.type != "event" or msg.event not in ARRIVALS:
-        return False
+def is_arrival(msg) -> bool:
+    """A QR scan (`subscribe` with qrscene_…, or `SCAN`) or a follow without a scene."""
+    return msg.type == "event" and msg.event in ARRIVALS
+
+
+def scene_of(msg) -> str:
     return "" if msg.event == "subscribe" else (msg.scene_id or "")
 
 

@@ -1,12 +1,14 @@
 """`/wechat`: WeChat's GET check and its pushes, plain (明文) and AES safe mode (安全模式).
 
 Order of checks on a push: size (413), freshness of the timestamp (403), signature (403),
-XML shape (400), then one transaction that records the push (dedupe) and answers it.
+XML shape (400); then the push is answered and recorded once, under a unique dedupe key
+(MsgId; sender + CreateTime + event for events), so WeChat's retries replay the first answer.
 Nothing is stored before the signature is good; no call to WeChat is made in the request.
 """
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from flask import Response, abort, request
@@ -18,15 +20,16 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot import bp
-from bot.conversation import arrival_scene, greeting, handle, piece_of, piece_reply
+from bot.conversation import greeting, handle, is_arrival, piece_of, piece_reply, scene_of
 from core.app import database, db_session, jobs, settings, vault
 from intake.capture import arrive, capture, set_reply
-from intake.inbound import record, seen
+from intake.inbound import record, replayed
 from intake.jobs import NEW_MEDIA, fetch_new_media
 
 log = logging.getLogger(__name__)
 
-_FORBIDDEN_XML = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+# WeChat never sends a DTD; refusing any stops entity expansion tricks before a parser runs.
+_DTD = re.compile(rb"<!\s*(doctype|entity)", re.I)
 
 
 def now() -> float:
@@ -69,7 +72,7 @@ def receive():
     ts, nonce, signature = _args()
     crypto = None
     if cfg.wechat_aes_key and request.args.get("encrypt_type", "raw") == "aes":
-        if any(t in body for t in _FORBIDDEN_XML):
+        if _DTD.search(body):
             return _plain("malformed XML: DTDs and entities are not accepted", 400)
         crypto = WeChatCrypto(cfg.wechat_token, cfg.wechat_aes_key, cfg.wechat_appid)
         try:
@@ -85,7 +88,7 @@ def receive():
             check_signature(cfg.wechat_token, signature, ts, nonce)
         except InvalidSignatureException:
             return _plain("invalid signature", 403)
-    if any(t in body for t in _FORBIDDEN_XML):
+    if _DTD.search(body):
         return _plain("malformed XML: DTDs and entities are not accepted", 400)
     try:
         msg = parse_message(body)
@@ -109,30 +112,33 @@ def receive():
     return Response(xml, mimetype="application/xml")
 
 
-def _answer(msg) -> str | None:
-    """Answer the push and record it, once. A plain piece of a report (most pushes) is captured
-    in one statement with its reply; anything else runs in a transaction whose inbound row goes
-    in last with the reply. Either way a retry of a push already answered conflicts on the
-    unique key, leaves no trace, and replays the first reply."""
-    v = vault()
+def dedupe_key(openid_hash: str, msg) -> str:
+    """Messages carry MsgId; events do not (wechatpy gives 0): sender + CreateTime + event."""
+    created = msg._data["CreateTime"]
     if msg.type == "event":
-        key = f"evt:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}:{msg.event}"
-    else:
-        key = f"msg:{msg.id}" if msg.id else f"msg:{v.openid_hash(msg.source)[:40]}:{msg._data['CreateTime']}"
+        return f"evt:{openid_hash[:40]}:{created}:{msg.event}"
+    return f"msg:{msg.id}" if msg.id else f"msg:{openid_hash[:40]}:{created}"
+
+
+def _answer(msg) -> str | None:
+    """Answer the push and record it, once. A plain piece of a report (most pushes) and a QR
+    scan are each written in one statement with their reply; anything else runs in a
+    transaction whose inbound row goes in last with the reply. Either way a retry of a push
+    already answered conflicts on the unique key, leaves no trace, and replays the first reply."""
+    v = vault()
+    key = dedupe_key(v.openid_hash(msg.source), msg)
     piece = piece_of(msg)
     if piece is not None:
         reply = piece_reply(piece)
-        got = capture(database(), v, msg.source, key, msg.type, reply, piece)
-        if got is None:
-            return seen(db_session(), key).reply
+        if capture(database(), v, msg.source, key, msg.type, reply, piece) is None:
+            return replayed(db_session(), key)
         if piece.needs_download:
             jobs().nudge(fetch_new_media, NEW_MEDIA)
         return reply
-    scene = arrival_scene(msg)
-    if scene is not False:
-        arrival = arrive(database(), v, msg.source, key, f"event:{msg.event}", scene)
+    if is_arrival(msg):
+        arrival = arrive(database(), v, msg.source, key, f"event:{msg.event}", scene_of(msg))
         if arrival is None:
-            return seen(db_session(), key).reply
+            return replayed(db_session(), key)
         reply = greeting(arrival)
         set_reply(database(), key, reply)
         return reply
@@ -140,6 +146,6 @@ def _answer(msg) -> str | None:
     outcome = handle(s, v, msg)
     if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", outcome.reply):
         s.rollback()
-        return seen(s, key).reply
+        return replayed(s, key)
     s.commit()
     return outcome.reply

@@ -1,8 +1,6 @@
 """The inbound log: each WeChat push is accepted once; a retry replays the first reply."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -12,15 +10,9 @@ from core.models import InboundMessage
 _inbound = InboundMessage.__table__
 
 
-@dataclass
-class Replay:
-    """This push was seen before: answer what was answered then (None: no reply)."""
-    reply: str | None
-
-
-def seen(s: Session, dedupe_key: str) -> Replay | None:
-    row = s.execute(sa.select(_inbound.c.reply).where(_inbound.c.dedupe_key == dedupe_key)).first()
-    return Replay(row.reply) if row else None
+def replayed(s: Session, dedupe_key: str) -> str | None:
+    """The answer given the first time this push came (None: there was none, or none stored)."""
+    return s.scalar(sa.select(_inbound.c.reply).where(_inbound.c.dedupe_key == dedupe_key))
 
 
 _RECORD = sa.text(  # same SQL on PostgreSQL and SQLite; see intake.drafts on why text

@@ -60,6 +60,7 @@ def test_oversized_body_is_413(citizen, db):
     b"<xml><MsgType>text</MsgType></xml>",
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
     b"<xml><FromUserName>&lol2;</FromUserName><MsgType>text</MsgType></xml>",
+    b'<!DocType x SYSTEM "file:///etc/passwd"><xml><FromUserName>a</FromUserName></xml>',
 ])
 def test_malformed_xml_is_a_clear_400(citizen, db, body):
     query, _ = citizen.pusher.push("<xml/>")
