@@ -8,7 +8,6 @@ few SQL statements for the common pushes (texts, voice, scans).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -33,11 +32,6 @@ _QUERY_CODE = re.compile(r"^(?:查询|进度)\s*(XC\d{6,})\s+([0-9A-Za-z]{4,12})
 _NAMED = re.compile(r"^实名\s*[:：]?\s*(\S{1,20}?)\s*[,，\s]\s*(1\d{10}|0\d{2,3}-?\d{7,8})$")
 
 
-@dataclass
-class Outcome:
-    reply: str | None  # None: answer "success" (no reply)
-
-
 def piece_of(msg) -> Piece | None:
     """A message that only adds to the draft (the common case), or None when it needs the
     conversation's state: a command word, a short text, an event, an unsupported type."""
@@ -60,14 +54,15 @@ def piece_reply(piece: Piece) -> str:
     return texts.captured(piece.kind, piece.text)
 
 
-def handle(s: Session, vault: IdentityVault, msg) -> Outcome:
-    """Everything that is not a plain piece (see `piece_of`): events, commands, short texts."""
+def handle(s: Session, vault: IdentityVault, msg) -> str | None:
+    """Everything that is not a plain piece (see `piece_of`) nor an arrival: commands, short
+    texts, menu clicks, other events, unsupported types. Returns the reply (None: no reply)."""
     if msg.type == "event":
         return _event(s, vault, msg)
     if msg.type != "text":
-        return Outcome(texts.UNSUPPORTED)
+        return texts.UNSUPPORTED
     conv = drafts.touch_conversation(s, vault, msg.source)
-    return Outcome(_text(s, vault, conv, msg.source, (msg.content or "").strip()))
+    return _text(s, vault, conv, msg.source, (msg.content or "").strip())
 
 
 def _normal(text: str) -> str:
@@ -113,12 +108,12 @@ def greeting(arrival: Arrival) -> str:
     return text
 
 
-def _event(s: Session, vault: IdentityVault, msg) -> Outcome:
+def _event(s: Session, vault: IdentityVault, msg) -> str | None:
     if msg.event == "click" and msg.key in MENU_KEYS:
         conv = drafts.touch_conversation(s, vault, msg.source)
-        return Outcome(_text(s, vault, conv, msg.source, MENU_KEYS[msg.key]))
+        return _text(s, vault, conv, msg.source, MENU_KEYS[msg.key])
     # unsubscribe, the periodic LOCATION report, VIEW and the rest need no answer
-    return Outcome(None)
+    return None
 
 
 def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, raw: str) -> str:

@@ -143,9 +143,9 @@ def _answer(msg) -> str | None:
         set_reply(database(), key, reply)
         return reply
     s = db_session()
-    outcome = handle(s, v, msg)
-    if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", outcome.reply):
+    reply = handle(s, v, msg)
+    if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", reply):
         s.rollback()
         return replayed(s, key)
     s.commit()
-    return outcome.reply
+    return reply
