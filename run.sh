@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Run the product on the embedded defaults: SQLite in instance/, jobs in-process, the fake
 # WeChat API on loopback, the demo deployment loaded. Ctrl-C stops everything.
+#   PORT (default 5000): the web server;  FAKE_WECHAT_PORT (default 8808): the fake WeChat API.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
 [ -f .env ] || cp .env.example .env
-set -a; . ./.env; set +a
 PORT=${PORT:-5000}
 FAKE_WECHAT_PORT=${FAKE_WECHAT_PORT:-8808}
+# The fake API's address is derived here, so both ports can be moved; exported values win over .env.
 export WECHAT_API_BASE=${WECHAT_API_BASE:-http://127.0.0.1:$FAKE_WECHAT_PORT}
 FLASK=".venv/bin/flask --app wsgi"
+mkdir -p instance
 
 $FLASK db upgrade
 $FLASK deploy load deploy/demo.yaml
 
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 $FLASK wechat fake-api --port "$FAKE_WECHAT_PORT" > instance/fake-wechat.log 2>&1 &
-fake=$!
-trap 'kill $fake 2>/dev/null || true' EXIT INT TERM
+pids+=($!)
+$FLASK jobs cron > instance/cron.log 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -fsS "$WECHAT_API_BASE/_fake/messages" >/dev/null 2>&1 && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "the fake WeChat API did not start:"; cat instance/fake-wechat.log; exit 1; }
+  sleep 0.2
+done
 
 cat <<EOT
 
@@ -24,15 +37,18 @@ cat <<EOT
 
   WeChat webhook      http://127.0.0.1:$PORT/wechat
   Health              http://127.0.0.1:$PORT/healthz
-  Fake WeChat API     $WECHAT_API_BASE/_fake/messages   (what the bot sent out)
+  Fake WeChat API     $WECHAT_API_BASE/_fake/messages   (what the bot sent out; log: instance/fake-wechat.log)
 
   Chat with the bot as a villager who scanned 县委第一巡察组's poster in 白沙村
   (in a second terminal, in this folder):
 
-      .venv/bin/flask --app wsgi wechat chat --scene G1-baisha
+      WECHAT_API_BASE=$WECHAT_API_BASE .venv/bin/flask --app wsgi wechat chat --scene G1-baisha --url http://127.0.0.1:$PORT/wechat
 
   Type a problem, e.g. 村支书把低保名额给了自己亲戚, then 提交 (or 匿名 first).
-  Other posters: G1-zaohetian, G2-shimen, OFFICE.  /voice, /image, /location try media.
+  Other posters: G1-zaohetian, G2-shimen, OFFICE.  /voice 文字, /image, /location try media.
+  Ctrl-C stops the server, the fake API and the periodic jobs.
 
 EOT
-exec .venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --access-logfile - wsgi:app
+.venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --access-logfile - wsgi:app &
+pids+=($!)
+wait "${pids[-1]}"

@@ -63,15 +63,32 @@ def jobs_worker(burst: bool) -> None:
 
 @jobs_cli.command("cron")
 def jobs_cron() -> None:
-    """Run RQ's cron scheduler with the periodic jobs of `core.schedule`."""
-    from rq.cron import CronScheduler
-
+    """Run the periodic jobs of `core.schedule`: RQ's cron scheduler with REDIS_URL, else a
+    plain loop in this process (the development default, started by run.sh)."""
     from core.schedule import PERIODIC
 
     jobs = current_app.extensions["jobs"]
-    if jobs.in_process:
-        raise click.ClickException("REDIS_URL is not set")
-    cron = CronScheduler(connection=jobs.redis)
-    for func, cron_expr in PERIODIC:
-        cron.register(func, queue_name="default", cron=cron_expr)
-    cron.start()
+    if not jobs.in_process:
+        from rq.cron import CronScheduler
+
+        cron = CronScheduler(connection=jobs.redis)
+        for func, cron_expr in PERIODIC:
+            cron.register(func, queue_name="default", cron=cron_expr)
+        cron.start()
+        return
+    import time
+    from datetime import datetime
+
+    from croniter import croniter
+
+    nexts = {func: croniter(expr, datetime.now()) for func, expr in PERIODIC}
+    due = {func: it.get_next(float) for func, it in nexts.items()}
+    click.echo("periodic jobs in this process: " + ", ".join(f"{f.__name__} ({e})" for f, e in PERIODIC))
+    while True:
+        func = min(due, key=due.get)
+        time.sleep(max(0.0, due[func] - time.time()))
+        try:
+            click.echo(f"{func.__name__}: {func()}")
+        except Exception as exc:  # noqa: BLE001 - a failed run waits for its next turn
+            click.echo(f"{func.__name__} failed: {exc}", err=True)
+        due[func] = nexts[func].get_next(float)

@@ -2,13 +2,15 @@
 
 Jobs are plain module-level functions taking ids (see `intake/jobs.py`); they are idempotent,
 so a retry never repeats an effect. Enqueue only after the data they read is committed.
+In-process, a retry waits on a timer, not in the job thread, so one failing job does not hold
+up the others; the thread is a daemon, so it never holds up shutdown.
 """
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from flask import Flask
@@ -24,10 +26,10 @@ class Jobs:
         self.intervals = list(settings.job_retry_intervals)
         self.redis = None
         self.queue = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: set[Future] = set()
+        self._inbox: queue.Queue | None = None
+        self._outstanding = 0  # queued, running or waiting for a retry (in-process)
+        self._idle = threading.Condition()
         self._nudged: set[str] = set()
-        self._lock = threading.Lock()
         if settings.redis_url:
             from redis import Redis
             from rq import Queue
@@ -54,12 +56,9 @@ class Jobs:
             except RedisError:
                 log.exception("could not enqueue %s%r; a sweep will retry it", func.__name__, args)
                 return False
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
-        future = self._executor.submit(self._run_inline, func, args)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
+        with self._idle:
+            self._outstanding += 1
+        self._put((func, args, 0))
         return True
 
     def nudge(self, func: Callable[[], Any], key: str) -> None:
@@ -77,7 +76,7 @@ class Jobs:
                 return
             self.enqueue(func)
             return
-        with self._lock:
+        with self._idle:
             if key in self._nudged:
                 return
             self._nudged.add(key)
@@ -88,33 +87,53 @@ class Jobs:
         if self.queue is not None:
             self.redis.delete(f"mashang:nudge:{key}")
         else:
-            with self._lock:
+            with self._idle:
                 self._nudged.discard(key)
 
-    def _forget(self, future: Future) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def _run_inline(self, func: Callable[..., Any], args: tuple) -> Any:
-        with self.app.app_context():
-            for attempt in range(len(self.intervals) + 1):
-                try:
-                    return func(*args)
-                except Exception:
-                    if attempt == len(self.intervals):
-                        log.exception("job %s%r failed for good", func.__name__, args)
-                        return None
-                    log.warning("job %s%r failed; retry %d in %ss", func.__name__, args, attempt + 1,
-                                self.intervals[attempt], exc_info=True)
-                    time.sleep(self.intervals[attempt])
-
     def wait(self, timeout: float = 30) -> None:
-        """Block until in-process jobs are done (tests and one-shot commands)."""
+        """Block until in-process jobs (and their retries) are done: tests, one-shot commands."""
         deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._outstanding:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self._outstanding} job(s) still running")
+                self._idle.wait(left)
+
+    # --- in-process runner ----------------------------------------------------------------
+
+    def _put(self, item: tuple) -> None:
+        if self._inbox is None:
+            with self._idle:
+                if self._inbox is None:
+                    self._inbox = queue.Queue()
+                    threading.Thread(target=self._work, name="jobs", daemon=True).start()
+        self._inbox.put(item)
+
+    def _work(self) -> None:
         while True:
-            with self._lock:
-                pending = list(self._pending)
-            if not pending:
-                return
-            for f in pending:
-                f.result(timeout=max(0.0, deadline - time.monotonic()))
+            func, args, attempt = self._inbox.get()
+            retry_in = None
+            with self.app.app_context():
+                try:
+                    func(*args)
+                except Exception:
+                    if attempt < len(self.intervals):
+                        retry_in = self.intervals[attempt]
+                        log.warning("job %s%r failed; retry %d in %ss", func.__name__, args, attempt + 1,
+                                    retry_in, exc_info=True)
+                    else:
+                        log.exception("job %s%r failed for good", func.__name__, args)
+            if retry_in is None:
+                self._done()
+            elif retry_in <= 0:
+                self._inbox.put((func, args, attempt + 1))
+            else:
+                timer = threading.Timer(retry_in, self._inbox.put, [(func, args, attempt + 1)])
+                timer.daemon = True
+                timer.start()
+
+    def _done(self) -> None:
+        with self._idle:
+            self._outstanding -= 1
+            self._idle.notify_all()

@@ -11,6 +11,7 @@ Built on wechatpy's `WeChatClient`, with three changes (see WECHAT.md):
 from __future__ import annotations
 
 import logging
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ class WeChatApiError(Exception):
 
     def __init__(self, errcode: int | None, errmsg: str, *, http_status: int | None = None,
                  retryable: bool | None = None):
-        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+        super().__init__(f"WeChat API error {errcode}: {errmsg}" if errcode is not None
+                         else f"WeChat API unreachable: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
         self.http_status = http_status
@@ -165,9 +167,18 @@ def _transport_errors() -> Iterator[None]:
     try:
         yield
     except requests.RequestException as exc:
-        raise WeChatApiError(None, f"{type(exc).__name__}: {exc}") from exc
+        # requests puts the whole URL in its messages: secret= and access_token= must not reach
+        # logs or the database.
+        raise WeChatApiError(None, redact(f"{type(exc).__name__}: {exc}")) from exc
     except RedisError as exc:
         raise WeChatApiError(None, f"token store unavailable: {exc}") from exc
+
+
+_SECRET_PARAMS = re.compile(r"((?:secret|access_token|appsecret)=)[^&\s'\")]+", re.I)
+
+
+def redact(text: str) -> str:
+    return _SECRET_PARAMS.sub(r"\1***", text)
 
 
 def _from_wechatpy(exc: WeChatClientException) -> WeChatApiError:

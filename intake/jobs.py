@@ -40,16 +40,29 @@ def fetch_new_media() -> int:
     return len(ids)
 
 
+CLAIM_TIMEOUT = timedelta(minutes=10)  # a download claimed longer ago than this was lost
+
+
 def download_media(attachment_id: int) -> str:
+    """Fetch one attachment's media. The row is claimed first (one UPDATE), so two workers never
+    fetch the same file; a claim left by a crashed worker expires after CLAIM_TIMEOUT."""
+    now = utcnow()
     with database().session() as s:
+        claimed = s.execute(
+            sa.update(Attachment)
+            .where(Attachment.id == attachment_id, Attachment.media_id.is_not(None),
+                   sa.or_(Attachment.status.in_(("pending", "failed")),
+                          sa.and_(Attachment.status == "fetching", Attachment.claimed_at < now - CLAIM_TIMEOUT)))
+            .values(status="fetching", claimed_at=now, attempts=Attachment.attempts + 1)
+            .returning(Attachment.media_id)).first()
+        s.commit()
+        if claimed is None:
+            return "nothing to do (stored, gone, or being fetched)"
         att = s.get(Attachment, attachment_id)
-        if att is None or att.status == "stored" or not att.media_id:
-            return "nothing to do"
-        att.attempts += 1
         try:
-            got = wechat_api().download_media(att.media_id)
+            got = wechat_api().download_media(claimed.media_id)
         except WeChatApiError as exc:
-            att.status, att.last_error = "failed", f"{exc.errcode}: {exc.errmsg}"[:300]
+            att.status, att.last_error = "failed", str(exc)[:300]
             s.commit()
             if exc.retryable:
                 raise  # RQ (or the in-process runner) retries with backoff
@@ -68,7 +81,8 @@ def requeue_pending_media(older_than_s: int = 60) -> int:
     with database().session() as s:
         ids = list(s.scalars(sa.select(Attachment.id).where(
             Attachment.media_id.is_not(None),
-            Attachment.status.in_(("pending", "failed")),
+            sa.or_(Attachment.status.in_(("pending", "failed")),
+                   sa.and_(Attachment.status == "fetching", Attachment.claimed_at < now - CLAIM_TIMEOUT)),
             Attachment.created_at < now - timedelta(seconds=older_than_s),
             Attachment.created_at > now - timedelta(days=3),
             Attachment.attempts < 10,

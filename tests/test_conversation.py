@@ -262,3 +262,31 @@ def test_redis_gone_at_push_time_loses_nothing(app, citizen, db, runner, run_job
     run_jobs()
     db.expire_all()
     assert db.get(Attachment, att.id).status == "stored"
+
+
+def test_a_claimed_download_is_not_fetched_twice(app, citizen, db, fake_wechat):
+    import base64
+
+    import requests
+
+    from intake.jobs import CLAIM_TIMEOUT, download_media
+
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "TWICE1", "content_type": "image/jpeg",
+                                                      "data_b64": base64.b64encode(b"\xff\xd8x").decode()})
+    citizen.image("TWICE1")
+    app.extensions["jobs"].wait() if app.extensions["jobs"].in_process else None
+    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "TWICE1"))
+    # Another worker holds the claim: this run leaves it alone.
+    db.execute(sa.update(Attachment).where(Attachment.id == att.id)
+               .values(status="fetching", claimed_at=utcnow(), storage_path=None))
+    db.commit()
+    with app.app_context():
+        assert download_media(att.id).startswith("nothing to do")
+    # The claim is older than CLAIM_TIMEOUT: that worker died; the download is taken over.
+    db.execute(sa.update(Attachment).where(Attachment.id == att.id)
+               .values(claimed_at=utcnow() - CLAIM_TIMEOUT - timedelta(seconds=1)))
+    db.commit()
+    with app.app_context():
+        assert download_media(att.id).endswith(".jpg")
+    db.expire_all()
+    assert db.get(Attachment, att.id).status == "stored"

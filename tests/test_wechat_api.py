@@ -265,3 +265,14 @@ def test_concurrent_refresh_under_redis_lock_fetches_one_token(fake: Fake, redis
         t.join(timeout=10)
     assert errors == []
     assert fake.calls(TOKEN) == 2  # the first fetch and a single refresh
+
+
+def test_unreachable_api_error_never_carries_the_secret():
+    from core.wechat_api import WeChatApi, WeChatApiError
+
+    api = WeChatApi("wxdeadbeef0000001", "topsecret123", "http://127.0.0.1:9/", timeout=1)
+    with pytest.raises(WeChatApiError) as err:
+        api.download_media("MEDIA1")
+    text = str(err.value)
+    assert err.value.errcode is None and err.value.retryable
+    assert text.startswith("WeChat API unreachable:") and "topsecret123" not in text and "secret=***" in text

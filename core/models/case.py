@@ -101,8 +101,10 @@ class Attachment(Base):
     kind: Mapped[str] = mapped_column(sa.String(12))  # voice | image | location
     media_id: Mapped[str | None] = mapped_column(sa.String(200))
     media_format: Mapped[str | None] = mapped_column(sa.String(16))
-    # pending → stored, or failed (with last_error; retried, listed by `flask media status`)
+    # pending → fetching (claimed by one job) → stored, or failed (with last_error; retried,
+    # listed by `flask media status`)
     status: Mapped[str] = mapped_column(sa.String(10), default="pending", index=True)
+    claimed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(300))
     storage_path: Mapped[str | None] = mapped_column(sa.String(300))

@@ -213,6 +213,7 @@ def upgrade() -> None:
     sa.Column('media_id', sa.String(length=200), nullable=True),
     sa.Column('media_format', sa.String(length=16), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('claimed_at', sa.DateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=300), nullable=True),
     sa.Column('storage_path', sa.String(length=300), nullable=True),
