@@ -23,6 +23,9 @@ from intake.drafts import ConversationRef
 
 MIN_REPORT_CHARS = 6  # shorter text outside a draft ("你好") gets the help line, not a draft
 SUBMIT, ANONYMOUS, CANCEL, QUERY, HELP, NAMED = "提交", "匿名", "取消", "查询", "帮助", "实名"
+ANONYMOUS_WORDS = {ANONYMOUS, "匿名反映", "我要匿名", "匿名举报"}
+ANONYMOUS_SUBMIT = "匿名提交"
+NAMED_WORDS = {NAMED, "实名反映", "实名举报", "我要实名"}
 QUERY_WORDS = {QUERY, "进度", "查询进度"}
 HELP_WORDS = {HELP, "?", "？", "help"}
 # Menu buttons (CLICK events) map onto the same words.
@@ -51,7 +54,10 @@ def piece_of(msg) -> Piece | None:
 
 
 def piece_reply(piece: Piece) -> str:
-    return texts.captured(piece.kind, piece.text)
+    reply = texts.captured(piece.kind, piece.text)
+    if piece.kind == "text" and piece.text.startswith(NAMED):
+        reply += "\n" + texts.NAMED_HINT  # "实名举报…": a report, and a wish to give one's name
+    return reply
 
 
 def handle(s: Session, vault: IdentityVault, msg) -> str | None:
@@ -70,8 +76,11 @@ def _normal(text: str) -> str:
 
 
 def _is_command(text: str) -> bool:
-    return (text in (SUBMIT, ANONYMOUS, CANCEL) or text in QUERY_WORDS or text in HELP_WORDS
-            or bool(_QUERY_CODE.match(text)) or (text.startswith(NAMED) and len(text) <= 40))
+    """Words that act on the draft. A report that begins with 匿名 ("匿名举报村主任…") is one too:
+    it makes the draft anonymous as well as adding to it."""
+    return (text in (SUBMIT, CANCEL, ANONYMOUS_SUBMIT) or text.startswith(ANONYMOUS) or text in QUERY_WORDS
+            or text in HELP_WORDS or text in NAMED_WORDS or bool(_QUERY_CODE.match(text))
+            or bool(_NAMED.match(text)))
 
 
 ARRIVALS = {"subscribe_scan", "scan", "subscribe"}
@@ -120,8 +129,15 @@ def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, 
     text = _normal(raw)
     if text == SUBMIT:
         return _submit(s, vault, conv, openid)
-    if text == ANONYMOUS:
+    if text in ANONYMOUS_WORDS:
         return texts.anonymous_set(drafts.set_anonymous(s, conv).entry_count > 0)
+    if text == ANONYMOUS_SUBMIT:
+        drafts.set_anonymous(s, conv)
+        return _submit(s, vault, conv, openid)
+    if text.startswith(ANONYMOUS):  # "匿名举报村主任挪用修路款": anonymous, and part of the report
+        drafts.set_anonymous(s, conv)
+        drafts.add_text(s, conv, raw.strip())
+        return texts.captured("text", raw) + "\n" + texts.ANONYMOUS_NOTE
     if text == CANCEL:
         return texts.CANCELLED if drafts.cancel(s, conv) else texts.NOTHING_TO_CANCEL
     if text in QUERY_WORDS:
@@ -130,14 +146,14 @@ def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, 
         return texts.HELP
     if m := _QUERY_CODE.match(text):
         return _anonymous_case(s, m.group(1), m.group(2))
-    if text.startswith(NAMED) and len(text) <= 40:
-        if m := _NAMED.match(text):
-            return texts.named_set(drafts.set_named(s, conv, vault, m.group(1), m.group(2)).entry_count > 0)
+    if m := _NAMED.match(text):
+        return texts.named_set(drafts.set_named(s, conv, vault, m.group(1), m.group(2)).entry_count > 0)
+    if text in NAMED_WORDS:
         return texts.NAMED_FORMAT
     if len(text) < MIN_REPORT_CHARS and drafts.open_draft(s, conv) is None:
         return texts.TOO_SHORT
     drafts.add_text(s, conv, raw.strip())  # a short addition to a draft under way
-    return texts.captured("text", raw)
+    return piece_reply(Piece("text", raw.strip()))
 
 
 def _submit(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str) -> str:
@@ -169,8 +185,9 @@ def _anonymous_case(s: Session, tracking_no: str, code: str) -> str:
     if case is None:
         return texts.CASE_NOT_FOUND
     public = [e for e in case.events if e.public]
-    last = public[-1].note if public and public[-1].note else ""
-    return f"受理编号：{case.tracking_no}\n状态：{status_label(case.status)}\n{last}".rstrip()
+    latest = f"\n最新进展（{local_date_str(public[-1].at)}）：{public[-1].note}" if public and public[-1].note else ""
+    return (f"受理编号：{case.tracking_no}\n反映时间：{local_date_str(case.created_at)}\n"
+            f"状态：{status_label(case.status)}{latest}")
 
 
 def _date(value) -> date:

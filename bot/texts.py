@@ -7,8 +7,8 @@ HELP = (
     "【码上巡察 使用说明】\n"
     "1. 直接发送文字、语音、图片或位置，说明要反映的问题（哪个村/单位、什么人、什么事）；可以分几条发送。\n"
     "2. 回复「提交」提交，提交后会收到受理编号。\n"
-    "3. 回复「匿名」匿名反映：不保存您的微信身份，凭受理编号和查询码查询进度。\n"
-    "4. 回复「实名 姓名 电话」实名反映，方便巡察组与您联系。\n"
+    "3. 回复「匿名」匿名反映：不保存您的微信身份，凭受理编号和查询码查询进度；「匿名提交」直接匿名提交。\n"
+    "4. 回复「实名 姓名 手机号」实名反映，方便巡察组与您联系。\n"
     "5. 回复「取消」放弃未提交的内容；回复「查询」查看您反映的事项和办理进度；"
     "匿名反映回复「查询 受理编号 查询码」。\n"
     "我们依纪依法保护反映人，严禁打击报复。"
@@ -18,10 +18,12 @@ UNSUPPORTED = "暂时无法处理这类消息。请发送文字、语音、图�
 TOO_SHORT = "您好，请直接描述要反映的问题（哪个村/单位、什么人、什么事），可以发送文字、语音、图片或位置。回复「帮助」查看说明。"
 NOTHING_TO_SUBMIT = "您还没有要提交的内容。请先发送要反映的问题，再回复「提交」。"
 NOTHING_TO_CANCEL = "当前没有未提交的反映。"
-CANCELLED = "已取消，本次内容未提交，也不会保存。如需反映问题，请重新发送。"
+CANCELLED = "已取消，本次内容未提交，已删除。如需反映问题，请重新发送。"
 NO_CASES = "您还没有通过本公众号提交过反映。匿名反映请回复「查询 受理编号 查询码」。"
 CASE_NOT_FOUND = "没有查到：受理编号或查询码不正确。请核对后重新发送「查询 受理编号 查询码」。"
 NAMED_FORMAT = "实名反映请按格式回复：实名 姓名 手机号，例如「实名 张三 13800000000」。"
+ANONYMOUS_NOTE = "已设为匿名反映：不保存您的微信身份，提交后凭受理编号和查询码查询进度。"
+NAMED_HINT = "如需实名反映，请再回复「实名 姓名 手机号」。"
 
 
 def greeting(group_name: str | None, round_name: str | None, period: str | None, unit_name: str | None,
@@ -67,14 +69,17 @@ def submitted(tracking_no: str, handler: str, query_code: str | None) -> str:
     return "\n".join(lines)
 
 
+_AFTER_SETTING = "回复「提交」提交，「取消」放弃。"
+_BEFORE_CONTENT = "请发送要反映的问题，发完后回复「提交」。"
+
+
 def anonymous_set(has_content: bool) -> str:
-    tail = OPTIONS if has_content else "请发送要反映的问题，发完后回复「提交」。"
-    return "好的，本次反映将匿名提交：不保存您的微信身份，提交后凭受理编号和查询码查询进度。" + tail
+    return ANONYMOUS_NOTE + "\n" + (_AFTER_SETTING if has_content else _BEFORE_CONTENT)
 
 
 def named_set(has_content: bool) -> str:
-    tail = OPTIONS if has_content else "请发送要反映的问题，发完后回复「提交」。"
-    return "好的，本次反映为实名反映，您的姓名和电话将加密保存，仅用于巡察组与您联系。" + tail
+    return ("已设为实名反映：您的姓名和手机号加密保存，仅用于巡察组与您联系。\n"
+            + (_AFTER_SETTING if has_content else _BEFORE_CONTENT))
 
 
 def pending_draft(summary: str, count: int) -> str:

@@ -131,21 +131,21 @@ def _answer(msg) -> str | None:
     if piece is not None:
         reply = piece_reply(piece)
         if capture(database(), v, msg.source, key, msg.type, reply, piece) is None:
-            return replayed(db_session(), key)
+            return replayed(db_session(), v, key)
         if piece.needs_download:
             jobs().nudge(fetch_new_media, NEW_MEDIA)
         return reply
     if is_arrival(msg):
         arrival = arrive(database(), v, msg.source, key, f"event:{msg.event}", scene_of(msg))
         if arrival is None:
-            return replayed(db_session(), key)
+            return replayed(db_session(), v, key)
         reply = greeting(arrival)
-        set_reply(database(), key, reply)
+        set_reply(database(), v, key, reply)
         return reply
     s = db_session()
     reply = handle(s, v, msg)
-    if not record(s, key, msg.type if msg.type != "event" else f"event:{msg.event}", reply):
+    if not record(s, v, key, msg.type if msg.type != "event" else f"event:{msg.event}", reply):
         s.rollback()
-        return replayed(s, key)
+        return replayed(s, v, key)
     s.commit()
     return reply

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from core.db import Database, utcnow
 from core.identity import IdentityVault
 from intake.drafts import SUMMARY_CHARS
+from intake.inbound import seal
 
 # The draft's running summary, extended in SQL: "a；b；c", cut at SUMMARY_CHARS with "…".
 _SUMMARY = f"""CASE
@@ -95,7 +96,7 @@ def capture(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, ms
     now = now or utcnow()
     text = piece.text or None
     params = {
-        "key": dedupe_key, "msg_type": msg_type, "reply": reply, "now": now,
+        "key": dedupe_key, "msg_type": msg_type, "reply": seal(vault, reply), "now": now,
         "openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
         "kind": piece.kind, "text": text, "piece": (text or "").strip(), "first_summary": summary([text or ""]),
         "media_id": piece.media_id, "media_format": piece.media_format,
@@ -188,8 +189,9 @@ def arrive(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, msg
     return Arrival(poster, office, pending.entry_count if pending else 0, (pending.summary or "") if pending else "")
 
 
-def set_reply(db: Database, dedupe_key: str, reply: str | None) -> None:
+def set_reply(db: Database, vault: IdentityVault, dedupe_key: str, reply: str | None) -> None:
     """Keep the answer for WeChat's retries (a lost write here only means a retry gets none)."""
+    reply = seal(vault, reply)
     if db.engine.dialect.name == "postgresql":
         db.autocommit_row(_SET_REPLY, {"key": dedupe_key, "reply": reply})
         return

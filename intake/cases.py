@@ -72,8 +72,11 @@ def submit_draft(s: Session, draft_id: int, vault: IdentityVault, openid: str | 
     if draft.anonymity == "anonymous":
         query_code = new_query_code()
         case.query_code_hash = hash_query_code(query_code)
-    elif openid is not None:
-        case.reporter = _reporter(s, vault, openid, draft)
+    else:
+        if openid is not None:
+            case.reporter = _reporter(s, vault, openid)
+        if draft.anonymity == "named":
+            case.contact_name_enc, case.contact_phone_enc = draft.name_enc, draft.phone_enc
     s.add(case)
     s.flush()
     case.tracking_no = tracking_number(case)
@@ -106,14 +109,12 @@ def find_case(s: Session, tracking_no: str, query_code: str) -> Case | None:
     return case
 
 
-def _reporter(s: Session, vault: IdentityVault, openid: str, draft: Draft) -> Reporter:
+def _reporter(s: Session, vault: IdentityVault, openid: str) -> Reporter:
     h = vault.openid_hash(openid)
     reporter = s.scalar(sa.select(Reporter).where(Reporter.openid_hash == h))
     if reporter is None:
         reporter = Reporter(openid_hash=h, openid_enc=vault.encrypt(openid))
         s.add(reporter)
-    if draft.anonymity == "named":
-        reporter.name_enc, reporter.phone_enc = draft.name_enc, draft.phone_enc
     return reporter
 
 

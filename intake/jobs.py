@@ -4,6 +4,7 @@
   every attachment not tried yet (one cheap nudge per push instead of one job per push).
 - `download_media`: fetch a voice/image from WeChat (media ids expire in 3 days).
 - `requeue_pending_media`: periodic; enqueues downloads that never started (queue was down).
+- `purge_inbound`: periodic; clears stored replies past WeChat's retries, old dedupe rows.
 - `sweep_drafts`: periodic; reminds a quiet citizen of an unsubmitted draft inside the 48-hour
   window, then marks drafts untouched for `draft_abandon_hours` abandoned (kept, listed).
 """
@@ -90,6 +91,15 @@ def requeue_pending_media(older_than_s: int = 60) -> int:
     for att_id in ids:
         jobs().enqueue(download_media, att_id, job_id=f"media-{att_id}")
     return len(ids)
+
+
+def purge_inbound() -> dict[str, int]:
+    from intake.inbound import purge
+
+    with database().session() as s:
+        counts = purge(s)
+        s.commit()
+    return counts
 
 
 def sweep_drafts() -> dict[str, int]:

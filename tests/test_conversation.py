@@ -68,6 +68,20 @@ def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app):
     # No draft, entry or attachment row still ties the conversation to the case.
     assert db.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
     assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
+    # The inbound log keeps replies (for WeChat's retries) only sealed, and only for an hour.
+    from core.models import InboundMessage
+
+    sealed = " ".join(r or "" for r in db.scalars(sa.select(InboundMessage.reply)))
+    assert code not in sealed and number not in sealed and "工程款" not in sealed
+    db.execute(sa.update(InboundMessage).values(received_at=utcnow() - timedelta(hours=2)))
+    db.commit()
+    with app.app_context():
+        from intake.jobs import purge_inbound
+
+        assert purge_inbound()["replies_cleared"] >= 3
+    db.expire_all()
+    assert db.scalar(sa.select(sa.func.count()).select_from(InboundMessage).where(
+        InboundMessage.reply.is_not(None))) == 0
     # "查询" does not list anonymous cases; tracking number + query code does.
     assert number not in citizen.say("查询")
     status = citizen.say(f"查询 {number} {code}")
@@ -81,12 +95,36 @@ def test_named_report_keeps_name_and_phone_encrypted(citizen, db, app):
     citizen.say("早禾田村的灌溉水渠堵了两年，村里一直没人管")
     number = tracking_no(citizen.say("提交"))
     case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
-    assert case.anonymity == "named"
-    reporter = db.get(Reporter, case.reporter_id)
-    assert b"13800001234" not in reporter.phone_enc and "张三".encode() not in reporter.name_enc
+    assert case.anonymity == "named" and case.reporter_id is not None
+    assert b"13800001234" not in case.contact_phone_enc and "张三".encode() not in case.contact_name_enc
     vault = app.extensions["vault"]
-    assert vault.decrypt(reporter.name_enc) == "张三" and vault.decrypt(reporter.phone_enc) == "13800001234"
-    assert "格式" in citizen.say("实名 张三")
+    assert vault.decrypt(case.contact_name_enc) == "张三" and vault.decrypt(case.contact_phone_enc) == "13800001234"
+    assert "格式" in citizen.say("实名")
+    # The name belongs to that report only: the citizen's next, default report carries none.
+    citizen.say("早禾田村的路灯坏了三个月，晚上出行不便")
+    later = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(citizen.say("提交"))))
+    assert later.anonymity == "default" and later.contact_name_enc is None and later.reporter_id == case.reporter_id
+
+
+def test_report_words_that_mean_anonymous_or_named(citizen, db):
+    citizen.scan("G1-baisha")
+    reply = citizen.say("匿名举报白沙村村主任挪用修路款")
+    assert reply.startswith("已记录：匿名举报白沙村村主任挪用修路款") and "已设为匿名反映" in reply
+    number = tracking_no(citizen.say("提交"))
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    assert case.anonymity == "anonymous" and case.reporter_id is None and "挪用修路款" in case.text
+    for word in ("匿名反映", "我要匿名"):
+        assert "已设为匿名反映" in citizen.say(word)
+        assert "取消" in citizen.say("取消")
+    # "实名举报…" is a report (kept), with a hint how to give one's name.
+    reply = citizen.say("实名举报白沙村村支书贪污低保金")
+    assert reply.startswith("已记录：实名举报白沙村村支书贪污低保金") and "实名 姓名 手机号" in reply
+    assert "请按格式" in citizen.say("实名举报")
+    # "匿名提交" makes the draft anonymous and submits it.
+    reply = citizen.say("匿名提交")
+    assert "受理编号：XC" in reply and "查询码：" in reply
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
+    assert case.anonymity == "anonymous" and "贪污低保金" in case.text
 
 
 def test_voice_image_location_attach_to_the_case(citizen, db, run_jobs, fake_wechat):

@@ -28,13 +28,12 @@ class CaseStatus(str, enum.Enum):
 
 
 class Reporter(Base):
-    """反映人. Every identity field is encrypted; `openid_hash` is a keyed blind index for lookups."""
+    """反映人: a WeChat user, by encrypted openid; `openid_hash` is a keyed blind index for
+    lookups. Name and phone given for a named report (实名) belong to that case, see Case."""
     __tablename__ = "reporters"
     id: Mapped[int] = mapped_column(primary_key=True)
     openid_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     openid_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -46,6 +45,9 @@ class Case(Base):
     # named (实名) | default | anonymous (匿名: no reporter linked at all)
     anonymity: Mapped[str] = mapped_column(sa.String(12), default="default")
     reporter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reporters.id"), index=True)
+    # 实名: the name and phone given with this report, encrypted like all identity.
+    contact_name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    contact_phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     channel: Mapped[str] = mapped_column(sa.String(16))  # wechat | h5 | meeting | letter | phone | visit
     text: Mapped[str] = mapped_column(sa.Text)
     summary: Mapped[str] = mapped_column(sa.String(200))

@@ -38,8 +38,6 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('openid_hash', sa.String(length=64), nullable=True),
     sa.Column('openid_enc', sa.LargeBinary(), nullable=True),
-    sa.Column('name_enc', sa.LargeBinary(), nullable=True),
-    sa.Column('phone_enc', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reporters')),
     sa.UniqueConstraint('openid_hash', name=op.f('uq_reporters_openid_hash'))
@@ -128,6 +126,8 @@ def upgrade() -> None:
     sa.Column('query_code_hash', sa.String(length=200), nullable=True),
     sa.Column('anonymity', sa.String(length=12), nullable=False),
     sa.Column('reporter_id', sa.Integer(), nullable=True),
+    sa.Column('contact_name_enc', sa.LargeBinary(), nullable=True),
+    sa.Column('contact_phone_enc', sa.LargeBinary(), nullable=True),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('summary', sa.String(length=200), nullable=False),
