@@ -1,4 +1,8 @@
 """WSGI entry: `gunicorn wsgi:app`. Flask's CLI finds it too (`flask ...` in this folder)."""
 from core.app import create_app
+from core.settings import ConfigError
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:  # a missing secret outside development: one clear line, no traceback
+    raise SystemExit(f"码上巡察 cannot start: {exc}") from None

@@ -41,7 +41,8 @@ def drafts_list(status: str) -> None:
     """Drafts nobody submitted: open ones, or those marked abandoned after a long silence."""
     with database().session() as s:
         quiet = Draft.abandoned_at.is_not(None) if status == "abandoned" else Draft.abandoned_at.is_(None)
-        rows = s.scalars(sa.select(Draft).where(Draft.status == "open", quiet).order_by(Draft.updated_at))
+        rows = s.scalars(sa.select(Draft).where(Draft.status == "open", Draft.entry_count > 0, quiet)
+                         .order_by(Draft.updated_at))
         for d in rows:
             click.echo(f"#{d.id} {local(d.updated_at):%Y-%m-%d %H:%M} entries={d.entry_count} "
                        f"reminded={'yes' if d.reminded_at else 'no'}")

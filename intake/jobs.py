@@ -4,6 +4,8 @@
   every attachment not tried yet (one cheap nudge per push instead of one job per push).
 - `download_media`: fetch a voice/image from WeChat (media ids expire in 3 days).
 - `requeue_pending_media`: periodic; enqueues downloads that never started (queue was down).
+- `purge_orphan_media`: periodic; deletes stored files no attachment points to any more (the
+  media of a cancelled draft: 取消 deletes the rows, this deletes the files).
 - `purge_inbound`: periodic; clears stored replies past WeChat's retries, old dedupe rows.
 - `sweep_drafts`: periodic; reminds a quiet citizen of an unsubmitted draft inside the 48-hour
   window, then marks drafts untouched for `draft_abandon_hours` abandoned (kept, listed).
@@ -91,6 +93,15 @@ def requeue_pending_media(older_than_s: int = 60) -> int:
     for att_id in ids:
         jobs().enqueue(download_media, att_id, job_id=f"media-{att_id}")
     return len(ids)
+
+
+def purge_orphan_media(older_than_s: float = 3600) -> int:
+    with database().session() as s:
+        referenced = set(s.scalars(sa.select(Attachment.storage_path).where(Attachment.storage_path.is_not(None))))
+    files = media.orphans(settings().media_dir, referenced, older_than_s)
+    for path in files:
+        path.unlink(missing_ok=True)
+    return len(files)
 
 
 def purge_inbound() -> dict[str, int]:

@@ -20,3 +20,15 @@ def store(media_dir: Path, content: bytes, content_type: str) -> tuple[str, str]
         tmp.write_bytes(content)
         tmp.replace(path)
     return str(rel), digest
+
+
+def orphans(media_dir: Path, referenced: set[str], older_than_s: float) -> list[Path]:
+    """Files no attachment points to (a cancelled draft's media), older than `older_than_s`
+    so that a download being stored right now is never taken for one."""
+    import time
+
+    if not media_dir.exists():
+        return []
+    cutoff = time.time() - older_than_s
+    return [p for p in media_dir.glob("??/*") if p.is_file() and str(p.relative_to(media_dir)) not in referenced
+            and p.stat().st_mtime < cutoff]

@@ -188,11 +188,32 @@ def test_commands_with_nothing_to_act_on(citizen):
     assert "请直接描述要反映的问题" in citizen.say("你好")
 
 
-def test_cancel_drops_the_draft(citizen, db):
+def test_cancel_drops_the_draft_and_its_media(app, citizen, db, run_jobs, fake_wechat, settings):
+    import base64
+    import os
+    import time
+
+    import requests
+
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "DROP1", "content_type": "image/jpeg",
+                                                      "data_b64": base64.b64encode(b"\xff\xd8drop").decode()})
     citizen.say("村里路灯坏了三个月没人修，晚上很黑")
+    citizen.image("DROP1")
+    run_jobs()
+    db.expire_all()
+    stored = settings.media_dir / db.scalar(sa.select(Attachment.storage_path))
+    assert stored.exists()
     assert "已取消" in citizen.say("取消")
     assert "还没有要提交的内容" in citizen.say("提交")
     assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
+    assert db.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
+    with app.app_context():
+        from intake.jobs import purge_orphan_media
+
+        assert purge_orphan_media() == 0  # too fresh: it could be a download being stored
+        os.utime(stored, (time.time() - 7200, time.time() - 7200))
+        assert purge_orphan_media() == 1
+    assert not stored.exists()
 
 
 def test_report_without_scan_goes_to_the_office_queue(citizen, db):

@@ -21,7 +21,9 @@ def test_wsgi_start_up_fails_outside_development_without_secrets(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True,
                        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     assert r.returncode != 0
-    assert "ConfigError: APP_ENV=production: set SECRET_KEY, IDENTITY_KEY, WECHAT_TOKEN" in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "码上巡察 cannot start: APP_ENV=production: set SECRET_KEY, IDENTITY_KEY, WECHAT_TOKEN, WECHAT_APPID, "
+        "WECHAT_SECRET in the environment or .env (only development generates secrets by itself)"]
 
 
 def test_development_secrets_are_generated_once_and_kept(tmp_path):
