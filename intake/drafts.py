@@ -36,32 +36,21 @@ class DraftRef:
     anonymity: str
     summary: str
 
-    @property
-    def anonymous(self) -> bool:
-        return self.anonymity == "anonymous"
 
-
-# Upserts as SQL text: the same statement on PostgreSQL and SQLite (3.35+), compiled once.
+# An upsert as SQL text: the same statement on PostgreSQL and SQLite (3.35+), compiled once.
 # (SQLAlchemy does not cache its ON CONFLICT constructs, which cost a compile on every push.)
 _TOUCH = sa.text(
     "INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_inbound_at, created_at) "
     "VALUES (:openid_hash, :openid_enc, :qr_code_id, :now, :now) ON CONFLICT (openid_hash) "
     "DO UPDATE SET last_inbound_at = excluded.last_inbound_at RETURNING id, qr_code_id")
-_TOUCH_SCANNED = sa.text(
-    "INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_inbound_at, created_at) "
-    "VALUES (:openid_hash, :openid_enc, :qr_code_id, :now, :now) ON CONFLICT (openid_hash) "
-    "DO UPDATE SET last_inbound_at = excluded.last_inbound_at, qr_code_id = excluded.qr_code_id "
-    "RETURNING id, qr_code_id")
 
 
-def touch_conversation(s: Session, vault: IdentityVault, openid: str, qr_code_id: int | None = None,
-                       now: datetime | None = None) -> ConversationRef:
+def touch_conversation(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None) -> ConversationRef:
     """The citizen's conversation, created on first contact; records when they last wrote (the
-    48-hour window) and, after a QR scan, the poster that their next report belongs to."""
+    48-hour window). QR scans go through `intake.capture.arrive`."""
     now = now or utcnow()
-    row = s.execute(_TOUCH if qr_code_id is None else _TOUCH_SCANNED,
-                    {"openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
-                     "qr_code_id": qr_code_id, "now": now}).one()
+    row = s.execute(_TOUCH, {"openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
+                             "qr_code_id": None, "now": now}).one()
     return ConversationRef(row.id, row.qr_code_id)
 
 
@@ -69,14 +58,6 @@ def open_draft(s: Session, conv: ConversationRef) -> DraftRef | None:
     """The citizen's unsubmitted draft (also one marked abandoned after a long silence)."""
     row = s.execute(sa.select(_draft.c.id, _draft.c.entry_count, _draft.c.anonymity, _draft.c.summary)
                     .where(_draft.c.conversation_id == conv.id, _draft.c.status == "open")).first()
-    return DraftRef(row.id, row.entry_count, row.anonymity, row.summary or "") if row else None
-
-
-def move_open_draft(s: Session, conv: ConversationRef, qr_code_id: int) -> DraftRef | None:
-    """A scan while writing: the draft follows the new poster. Returns the open draft, if any."""
-    row = s.execute(sa.update(_draft).where(_draft.c.conversation_id == conv.id, _draft.c.status == "open")
-                    .values(qr_code_id=qr_code_id)
-                    .returning(_draft.c.id, _draft.c.entry_count, _draft.c.anonymity, _draft.c.summary)).first()
     return DraftRef(row.id, row.entry_count, row.anonymity, row.summary or "") if row else None
 
 
