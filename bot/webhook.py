@@ -112,12 +112,13 @@ def receive():
     return Response(xml, mimetype="application/xml")
 
 
-def dedupe_key(openid_hash: str, msg) -> str:
-    """Messages carry MsgId; events do not (wechatpy gives 0): sender + CreateTime + event."""
-    created = msg._data["CreateTime"]
+def dedupe_key(vault, msg) -> str:
+    """Messages carry MsgId; events do not (wechatpy gives 0): sender + CreateTime + event,
+    as a keyed token that does not lead back to the sender's conversation."""
+    created = str(msg._data["CreateTime"])
     if msg.type == "event":
-        return f"evt:{openid_hash[:40]}:{created}:{msg.event}"
-    return f"msg:{msg.id}" if msg.id else f"msg:{openid_hash[:40]}:{created}"
+        return f"evt:{vault.event_token(msg.source, created, msg.event)}"
+    return f"msg:{msg.id}" if msg.id else f"msg:{vault.event_token(msg.source, created, msg.type)}"
 
 
 def _answer(msg) -> str | None:
@@ -126,7 +127,7 @@ def _answer(msg) -> str | None:
     transaction whose inbound row goes in last with the reply. Either way a retry of a push
     already answered conflicts on the unique key, leaves no trace, and replays the first reply."""
     v = vault()
-    key = dedupe_key(v.openid_hash(msg.source), msg)
+    key = dedupe_key(v, msg)
     piece = piece_of(msg)
     if piece is not None:
         reply = piece_reply(piece)

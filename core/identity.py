@@ -23,6 +23,7 @@ class IdentityVault:
         root = hashlib.sha256(identity_key.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(hmac.digest(root, b"encrypt", "sha256")))
         self._index_key = hmac.digest(root, b"blind-index", "sha256")
+        self._event_key = hmac.digest(root, b"event-dedupe", "sha256")
 
     def encrypt(self, value: str | None) -> bytes | None:
         return None if value is None else self._fernet.encrypt(value.encode())
@@ -37,6 +38,11 @@ class IdentityVault:
 
     def openid_hash(self, openid: str) -> str:
         return hmac.new(self._index_key, openid.encode(), "sha256").hexdigest()
+
+    def event_token(self, openid: str, *parts: str) -> str:
+        """A dedupe key for a push without MsgId. Keyed on the openid itself with a key of its
+        own, so it cannot be matched to a conversation's `openid_hash` from the database."""
+        return hmac.new(self._event_key, "|".join((openid, *parts)).encode(), "sha256").hexdigest()[:40]
 
 
 def new_query_code(length: int = 8) -> str:

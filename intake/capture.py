@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from core.db import Database, utcnow
 from core.identity import IdentityVault
-from intake.drafts import SUMMARY_CHARS
+from intake.drafts import SUMMARY_CHARS, seen_hour
 from intake.inbound import seal
 
 # The draft's running summary, extended in SQL: "a；b；c", cut at SUMMARY_CHARS with "…".
@@ -42,7 +42,7 @@ WITH i AS (
   VALUES (:key, :msg_type, :reply, :now) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id),
 c AS (
   INSERT INTO conversations (openid_hash, openid_enc, last_inbound_at, created_at)
-  SELECT :openid_hash, :openid_enc, :now, :now FROM i
+  SELECT :openid_hash, :openid_enc, :seen, :seen FROM i
   ON CONFLICT (openid_hash) DO UPDATE SET last_inbound_at = excluded.last_inbound_at
   RETURNING id, qr_code_id),
 d AS (
@@ -58,7 +58,7 @@ _SQLITE = [
     sa.text("INSERT INTO inbound_messages (dedupe_key, msg_type, reply, received_at) "
             "VALUES (:key, :msg_type, :reply, :now) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"),
     sa.text("INSERT INTO conversations (openid_hash, openid_enc, last_inbound_at, created_at) "
-            "VALUES (:openid_hash, :openid_enc, :now, :now) ON CONFLICT (openid_hash) "
+            "VALUES (:openid_hash, :openid_enc, :seen, :seen) ON CONFLICT (openid_hash) "
             "DO UPDATE SET last_inbound_at = excluded.last_inbound_at RETURNING id, qr_code_id"),
     sa.text("INSERT INTO drafts (conversation_id, qr_code_id, status, anonymity, entry_count, summary, "
             "created_at, updated_at) VALUES (:conversation_id, :qr_code_id, 'open', 'default', 1, :first_summary, "
@@ -96,7 +96,7 @@ def capture(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, ms
     now = now or utcnow()
     text = piece.text or None
     params = {
-        "key": dedupe_key, "msg_type": msg_type, "reply": seal(vault, reply), "now": now,
+        "key": dedupe_key, "msg_type": msg_type, "reply": seal(vault, reply), "now": now, "seen": seen_hour(now),
         "openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
         "kind": piece.kind, "text": text, "piece": (text or "").strip(), "first_summary": summary([text or ""]),
         "media_id": piece.media_id, "media_format": piece.media_format,
@@ -139,7 +139,7 @@ _ARRIVE_PG = sa.text(f"""
 WITH p AS ({_POSTER}),
 i AS (INSERT INTO inbound_messages (dedupe_key, msg_type, received_at)
       VALUES (:key, :msg_type, :now) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id),
-c AS ({_ARRIVE_CONV.format(source="SELECT :openid_hash, :openid_enc, (SELECT qr_id FROM p), :now, :now FROM i")}),
+c AS ({_ARRIVE_CONV.format(source="SELECT :openid_hash, :openid_enc, (SELECT qr_id FROM p), :seen, :seen FROM i")}),
 d AS ({_ARRIVE_DRAFT.format(qr="(SELECT qr_id FROM p)", conv="(SELECT id FROM c)")})
 SELECT (SELECT count(*) FROM i) AS fresh, p.*, o.*, d.entry_count, d.summary
 FROM (SELECT 1 AS one) AS one LEFT JOIN p ON true LEFT JOIN ({_OFFICE}) o ON true LEFT JOIN d ON true""")
@@ -147,7 +147,7 @@ _ARRIVE_SQLITE = [
     sa.text(_POSTER), sa.text(_OFFICE),
     sa.text("INSERT INTO inbound_messages (dedupe_key, msg_type, received_at) VALUES (:key, :msg_type, :now) "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"),
-    sa.text(_ARRIVE_CONV.format(source="VALUES (:openid_hash, :openid_enc, :qr_id, :now, :now)")),
+    sa.text(_ARRIVE_CONV.format(source="VALUES (:openid_hash, :openid_enc, :qr_id, :seen, :seen)")),
     sa.text(_ARRIVE_DRAFT.format(qr=":qr_id", conv=":conversation_id")),
 ]
 _SET_REPLY = sa.text("UPDATE inbound_messages SET reply = :reply WHERE dedupe_key = :key")
@@ -168,7 +168,7 @@ def arrive(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, msg
     """Record a scan: the poster's group becomes the one the citizen's report goes to (and the
     open draft's). None: a retry, already recorded. Then store the greeting with `set_reply`."""
     now = now or utcnow()
-    params = {"key": dedupe_key, "msg_type": msg_type, "now": now, "scene": scene or "",
+    params = {"key": dedupe_key, "msg_type": msg_type, "now": now, "seen": seen_hour(now), "scene": scene or "",
               "openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid)}
     if db.engine.dialect.name == "postgresql":
         row = db.autocommit_row(_ARRIVE_PG, params)

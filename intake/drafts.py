@@ -41,8 +41,14 @@ class DraftRef:
 # (SQLAlchemy does not cache its ON CONFLICT constructs, which cost a compile on every push.)
 _TOUCH = sa.text(
     "INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_inbound_at, created_at) "
-    "VALUES (:openid_hash, :openid_enc, :qr_code_id, :now, :now) ON CONFLICT (openid_hash) "
+    "VALUES (:openid_hash, :openid_enc, :qr_code_id, :seen, :seen) ON CONFLICT (openid_hash) "
     "DO UPDATE SET last_inbound_at = excluded.last_inbound_at RETURNING id, qr_code_id")
+
+
+def seen_hour(now: datetime) -> datetime:
+    """When a citizen last wrote, kept only to the hour: enough for WeChat's 48-hour window, and
+    too coarse to match a conversation to the second an anonymous case was submitted."""
+    return now.replace(minute=0, second=0, microsecond=0)
 
 
 def touch_conversation(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None) -> ConversationRef:
@@ -50,7 +56,7 @@ def touch_conversation(s: Session, vault: IdentityVault, openid: str, now: datet
     48-hour window). QR scans go through `intake.capture.arrive`."""
     now = now or utcnow()
     row = s.execute(_TOUCH, {"openid_hash": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
-                             "qr_code_id": None, "now": now}).one()
+                             "qr_code_id": None, "seen": seen_hour(now)}).one()
     return ConversationRef(row.id, row.qr_code_id)
 
 

@@ -117,7 +117,8 @@ def sweep_drafts() -> dict[str, int]:
     cfg = settings()
     now = utcnow()
     remind_before = now - timedelta(hours=cfg.draft_remind_hours)
-    window_open_after = now - timedelta(hours=47)  # customer-service messages only within 48 h
+    # Customer-service messages only within 48 h; last_inbound_at is kept to the hour, so 46 h.
+    window_open_after = now - timedelta(hours=46)
     abandon_before = now - timedelta(hours=cfg.draft_abandon_hours)
     counts = {"reminded": 0, "abandoned": 0}
     with database().session() as s:

@@ -82,6 +82,9 @@ def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app):
     db.expire_all()
     assert db.scalar(sa.select(sa.func.count()).select_from(InboundMessage).where(
         InboundMessage.reply.is_not(None))) == 0
+    # No row keeps the second the citizen last wrote: nothing to match the case's time against.
+    conv = db.scalar(sa.select(Conversation))
+    assert conv.last_inbound_at.minute == conv.last_inbound_at.second == 0
     # "查询" does not list anonymous cases; tracking number + query code does.
     assert number not in citizen.say("查询")
     status = citizen.say(f"查询 {number} {code}")

@@ -17,6 +17,7 @@ class Conversation(Base):
     openid_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     openid_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # to remind of a quiet draft
     qr_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qr_codes.id"))
+    # Both kept to the hour only (see intake.drafts.seen_hour): no timing link to an anonymous case.
     last_inbound_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     qr_code: Mapped[QrCode | None] = relationship()
