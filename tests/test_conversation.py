@@ -85,6 +85,9 @@ def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app):
     # No row keeps the second the citizen last wrote: nothing to match the case's time against.
     conv = db.scalar(sa.select(Conversation))
     assert conv.last_inbound_at.minute == conv.last_inbound_at.second == 0
+    keys = db.scalars(sa.select(InboundMessage.dedupe_key)).all()
+    assert any(k.startswith("evt:") for k in keys)  # the scan
+    assert not any(conv.openid_hash[:16] in k for k in keys)
     # "查询" does not list anonymous cases; tracking number + query code does.
     assert number not in citizen.say("查询")
     status = citizen.say(f"查询 {number} {code}")
