@@ -164,6 +164,10 @@ def _submit(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str
         sub = submit_draft(s, draft.id, vault, openid, channel="wechat")
     except EmptyDraft:
         return texts.NOTHING_TO_SUBMIT
+    from core.app import jobs
+    from routing.jobs import route_case
+
+    jobs().after_commit(s, route_case, sub.case.id, job_id=f"route-{sub.case.id}")
     group = s.get(Group, sub.case.group_id) if sub.case.group_id else None
     return texts.submitted(sub.case.tracking_no, group.name if group else "巡察办", sub.query_code)
 

@@ -61,6 +61,12 @@ class Jobs:
         self._put((func, args, 0))
         return True
 
+    def after_commit(self, session, func: Callable[..., Any], *args: Any, job_id: str | None = None) -> None:
+        """Enqueue `func(*args)` once `session` commits what the job will read (never before)."""
+        from sqlalchemy import event
+
+        event.listen(session, "after_commit", lambda _s: self.enqueue(func, *args, job_id=job_id), once=True)
+
     def nudge(self, func: Callable[[], Any], key: str) -> None:
         """Queue `func()` unless a run of it is already queued and not yet started: a push costs
         one Redis SET NX instead of a job. The job calls `started(key)` before it reads, so work

@@ -16,7 +16,7 @@ def tracking_no(reply: str) -> str:
     return re.search(r"受理编号：(XC\d+)", reply).group(1)
 
 
-def test_scan_to_tracking_number(citizen, db):
+def test_scan_to_tracking_number(citizen, db, run_jobs):
     greeting = citizen.scan("G1-baisha")
     assert "县委第一巡察组" in greeting and "十三届县委第九轮巡察" in greeting
     assert "白沙村" in greeting and "0734-1234501" in greeting  # the group's public contact
@@ -49,11 +49,12 @@ def test_scan_to_tracking_number(citizen, db):
     # The draft is gone once submitted.
     assert db.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
 
+    run_jobs()  # the router assigns it to the group
     listing = citizen.say("查询")
-    assert number in listing and "已受理" in listing
+    assert number in listing and "已分派巡察组" in listing
 
 
-def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app):
+def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app, run_jobs):
     citizen.scan("G2-shimen")
     citizen.say("石门村修路的工程款被村干部挪用，路修了一半就停了")
     assert "匿名" in citizen.say("匿名")
@@ -90,8 +91,9 @@ def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app):
     assert not any(conv.openid_hash[:16] in k for k in keys)
     # "查询" does not list anonymous cases; tracking number + query code does.
     assert number not in citizen.say("查询")
+    run_jobs()
     status = citizen.say(f"查询 {number} {code}")
-    assert number in status and "已受理" in status
+    assert number in status and "状态：已分派巡察组" in status and "最新进展" in status
     assert "不正确" in citizen.say(f"查询 {number} WRONG999")
 
 

@@ -46,13 +46,14 @@ def test_simulator_completes_a_report(runner, live_url, db, run_jobs, aes):
                                                          ("voice", "stored")]
 
 
-def test_simulator_anonymous_report_and_query(runner, live_url):
+def test_simulator_anonymous_report_and_query(runner, live_url, run_jobs):
     out = runner.invoke(args=["wechat", "chat", "--scene", "G2-shimen", "--url", live_url],
                         input="匿名\n石门村修路的工程款被村干部挪用了\n提交\n").output
     number = re.search(r"受理编号：(XC\d+)", out).group(1)
     code = re.search(r"查询码：([0-9A-Z]+)", out).group(1)
+    run_jobs()
     out = runner.invoke(args=["wechat", "chat", "--url", live_url], input=f"查询 {number} {code}\n").output
-    assert f"受理编号：{number}" in out and "已受理" in out
+    assert f"受理编号：{number}" in out and "状态：已分派巡察组" in out
 
 
 def test_simulator_reports_http_errors(runner):

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
-from core.models.org import Group, QrCode, Round, Unit
+from core.models.org import Group, QrCode, Round, Staff, Unit
 
 
 class CaseStatus(str, enum.Enum):
@@ -59,7 +59,15 @@ class Case(Base):
     qr_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qr_codes.id"))
     status: Mapped[str] = mapped_column(sa.String(16), default=CaseStatus.received.value, index=True)
     priority: Mapped[int] = mapped_column(default=0)
+    # Routing (分办): which model labelled the case, the evidence shown to staff, the staff member
+    # it went to, the first case of its duplicate cluster, and whether staff confirmed the labels
+    # (confirmed cases are training data for the next model).
     model_version: Mapped[str | None] = mapped_column(sa.String(40))
+    evidence: Mapped[dict | None] = mapped_column(sa.JSON)
+    routed_at: Mapped[datetime | None]
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    cluster_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    labels_confirmed: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -68,6 +76,7 @@ class Case(Base):
     unit: Mapped[Unit | None] = relationship()
     group: Mapped[Group | None] = relationship()
     qr_code: Mapped[QrCode | None] = relationship()
+    assignee: Mapped[Staff | None] = relationship()
     events: Mapped[list["CaseEvent"]] = relationship(order_by="CaseEvent.id", back_populates="case")
     attachments: Mapped[list["Attachment"]] = relationship(
         order_by="Attachment.id", back_populates="case", foreign_keys="Attachment.case_id")

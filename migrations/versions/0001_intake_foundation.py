@@ -140,8 +140,15 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('model_version', sa.String(length=40), nullable=True),
+    sa.Column('evidence', sa.JSON(), nullable=True),
+    sa.Column('routed_at', sa.DateTime(), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('cluster_id', sa.Integer(), nullable=True),
+    sa.Column('labels_confirmed', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_id'], ['staff.id'], name=op.f('fk_cases_assignee_id_staff')),
+    sa.ForeignKeyConstraint(['cluster_id'], ['cases.id'], name=op.f('fk_cases_cluster_id_cases')),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_cases_group_id_groups')),
     sa.ForeignKeyConstraint(['qr_code_id'], ['qr_codes.id'], name=op.f('fk_cases_qr_code_id_qr_codes')),
     sa.ForeignKeyConstraint(['reporter_id'], ['reporters.id'], name=op.f('fk_cases_reporter_id_reporters')),
@@ -151,6 +158,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('tracking_no', name=op.f('uq_cases_tracking_no'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cases_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_cluster_id'), ['cluster_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_group_id'), ['group_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_reporter_id'), ['reporter_id'], unique=False)
@@ -277,6 +286,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cases_reporter_id'))
         batch_op.drop_index(batch_op.f('ix_cases_group_id'))
         batch_op.drop_index(batch_op.f('ix_cases_created_at'))
+        batch_op.drop_index(batch_op.f('ix_cases_cluster_id'))
+        batch_op.drop_index(batch_op.f('ix_cases_assignee_id'))
 
     op.drop_table('cases')
     op.drop_table('staff')

@@ -1,0 +1,125 @@
+"""`flask routing explain | eval | train` (the design's routing contract)."""
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from core.app import database, settings
+from core.models import Case, QrCode
+
+routing_cli = AppGroup("routing", help="Classify and route reports.")
+COLUMNS = ("kind", "domain", "unit", "group")
+
+
+def _decide(s, text: str, scene: str | None):
+    from routing.jobs import router
+    from routing.places import Gazetteer
+    from routing import segment
+
+    qr = s.scalar(sa.select(QrCode).where(QrCode.scene == scene)) if scene else None
+    if scene and qr is None:
+        raise click.ClickException(f"no QR code with scene {scene!r}")
+    segment.load_user_words(Gazetteer.load(s).words)
+    return router().decide(s, text, qr)
+
+
+@routing_cli.command("explain")
+@click.option("--text", required=True)
+@click.option("--qr", "scene", help="The scene of the QR code scanned.")
+def explain(text: str, scene: str | None) -> None:
+    """Print how a report would be routed, as one JSON object."""
+    with database().session() as s:
+        click.echo(json.dumps(_decide(s, text, scene).public(), ensure_ascii=False))
+
+
+@routing_cli.command("eval")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def evaluate(path: str) -> None:
+    """Accuracy per column and confusion tables on a labeled CSV (text,kind,domain,unit,qr,group;
+    empty cells are not scored; for `group` an empty cell means the office queue and is scored
+    when the row's kind is given)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    right, total = Counter(), Counter()
+    confusion: dict[str, Counter] = defaultdict(Counter)
+    with database().session() as s:
+        for row in rows:
+            d = _decide(s, row["text"], row.get("qr") or None).public()
+            for col in COLUMNS:
+                want = (row.get(col) or "").strip()
+                if not want and not (col == "group" and row.get("kind")):
+                    continue
+                got = d[col] or ""
+                total[col] += 1
+                right[col] += got == want
+                confusion[col][(want or "-", got or "-")] += 1
+    click.echo(f"{len(rows)} rows from {path}")
+    for col in COLUMNS:
+        if total[col]:
+            click.echo(f"{col:7s} accuracy {right[col] / total[col]:.3f} ({right[col]}/{total[col]})")
+    for col in ("kind", "domain"):
+        _table(col, confusion[col])
+
+
+def _table(col: str, cells: Counter) -> None:
+    labels = sorted({a for a, _ in cells} | {b for _, b in cells})
+    if not labels:
+        return
+    w = max(8, *(len(x) for x in labels)) + 1
+    click.echo(f"\nconfusion: {col} (rows: expected, columns: predicted)")
+    click.echo(" " * w + "".join(f"{x:>{w}}" for x in labels))
+    for a in labels:
+        click.echo(f"{a:<{w}}" + "".join(f"{cells[(a, b)]:>{w}}" for b in labels))
+
+
+@routing_cli.command("train")
+@click.option("--shipped", is_flag=True, help="Write the shipped model (routing/models), examples only.")
+def train_cmd(shipped: bool) -> None:
+    """Train kind and domain models on the project's examples plus the cases whose labels staff
+    confirmed; the new model becomes this instance's current one."""
+    from routing import model, segment
+    from routing.taxonomy import load_taxonomy
+
+    segment.load_user_words(load_taxonomy().user_words)
+    rows = model.read_examples()
+    confirmed = 0
+    if not shipped:
+        with database().session() as s:
+            for text, kind, domain in s.execute(sa.select(Case.text, Case.kind, Case.domain)
+                                                .where(Case.labels_confirmed.is_(True))):
+                rows.append({"text": text, "kind": kind or "", "domain": domain or ""})
+                confirmed += 1
+    bundle = model.train(rows)
+    folder = model.SHIPPED if shipped else settings().instance_path / "models"
+    path = bundle.save(folder)
+    click.echo(f"trained {bundle.version} on {len(rows)} examples ({confirmed} confirmed by staff) → {path}")
+
+
+@routing_cli.command("correct")
+@click.argument("tracking_no")
+@click.option("--kind")
+@click.option("--domain")
+@click.option("--by", "login", required=True, help="The staff member's login.")
+def correct(tracking_no: str, kind: str | None, domain: str | None, login: str) -> None:
+    """Confirm or correct a case's labels (training data for the next `flask routing train`)."""
+    from core.models import Staff
+    from routing.service import InvalidLabel, correct_labels
+    from routing.taxonomy import load_taxonomy
+
+    with database().session() as s:
+        case = s.scalar(sa.select(Case).where(Case.tracking_no == tracking_no))
+        if case is None:
+            raise click.ClickException(f"no case {tracking_no}")
+        if s.scalar(sa.select(Staff.id).where(Staff.login == login)) is None:
+            raise click.ClickException(f"no staff member {login!r}")
+        try:
+            correct_labels(s, case, load_taxonomy(), f"staff:{login}", kind, domain)
+        except InvalidLabel as exc:
+            raise click.ClickException(str(exc)) from None
+        s.commit()
+        click.echo(f"{tracking_no}: {case.kind}/{case.domain} (confirmed by {login})")

@@ -1,0 +1,52 @@
+"""Duplicate clustering: reports about the same issue in the same unit within a window.
+
+Similarity is the cosine of character-bigram counts (robust to jieba's choices and to the
+citizens' wording); a cluster is identified by its first case. Its size raises the priority.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from core.models import Case
+
+WINDOW = timedelta(days=30)
+THRESHOLD = 0.45
+_NOISE = re.compile(r"[\s\W_0-9a-zA-Z]+")
+
+
+def bigrams(text: str) -> Counter:
+    t = _NOISE.sub("", text)
+    return Counter(t[i:i + 2] for i in range(len(t) - 1))
+
+
+def similarity(a: Counter, b: Counter) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(n * b[g] for g, n in a.items() if g in b)
+    return dot / math.sqrt(sum(n * n for n in a.values()) * sum(n * n for n in b.values()))
+
+
+def find_cluster(s: Session, case: Case, now: datetime) -> tuple[int | None, float]:
+    """The cluster (first case id) this case repeats, with the best similarity found."""
+    if case.unit_id is None:
+        return None, 0.0
+    mine = bigrams(case.text)
+    best: tuple[float, int | None] = (0.0, None)
+    rows = s.execute(sa.select(Case.id, Case.text, Case.cluster_id).where(
+        Case.unit_id == case.unit_id, Case.id != case.id, Case.created_at >= now - WINDOW,
+        Case.routed_at.is_not(None)).order_by(Case.id.desc()).limit(300))
+    for other_id, text, cluster_id in rows:
+        sim = similarity(mine, bigrams(text))
+        if sim > best[0]:
+            best = (sim, cluster_id or other_id)
+    return (best[1], best[0]) if best[0] >= THRESHOLD else (None, best[0])
+
+
+def cluster_size(s: Session, root_id: int) -> int:
+    return 1 + (s.scalar(sa.select(sa.func.count()).where(Case.cluster_id == root_id)) or 0)

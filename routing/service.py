@@ -1,0 +1,167 @@
+"""The router (分办): classify a report, find its unit and group, set its priority, explain.
+
+`Router.decide` works on text alone (for `flask routing explain` and `eval`); `route_case`
+applies a decision to a stored case, once. Runs without Flask: the caller passes a session.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Attachment, Case, CaseEvent, CaseStatus, Group, QrCode
+from routing.cluster import cluster_size, find_cluster
+from routing.groups import choose_assignee, inspecting_group
+from routing.model import ModelBundle
+from routing.places import Gazetteer
+from routing.rules import names_top_official, strong_signal
+from routing.taxonomy import Taxonomy
+
+
+@dataclass
+class Decision:
+    kind: str
+    domain: str
+    unit: str | None  # path
+    group: str | None  # code; None: the office's triage queue
+    priority: int
+    evidence: dict = field(default_factory=dict)
+    unit_id: int | None = None
+    group_id: int | None = None
+
+    def public(self) -> dict:
+        """The JSON of `flask routing explain` (the design's contract)."""
+        d = asdict(self)
+        return {k: d[k] for k in ("kind", "domain", "unit", "group", "priority", "evidence")}
+
+
+class Router:
+    def __init__(self, model: ModelBundle, taxonomy: Taxonomy):
+        self.model = model
+        self.taxonomy = taxonomy
+
+    def decide(self, s: Session, text: str, qr: QrCode | None = None,
+               location: tuple[float, float] | None = None, today: date | None = None) -> Decision:
+        today = today or date.today()
+        gaz = Gazetteer.load(s)
+        evidence: dict = {"model_version": self.model.version}
+
+        # 1. Classify: the model, unless a strong signal overrules it.
+        kind_scores = self.model.kind_scores(text)
+        domain_scores = self.model.domain_scores(text)
+        kind = max(kind_scores, key=kind_scores.get)
+        domain = max(domain_scores, key=domain_scores.get)
+        evidence["scores"] = {"kind": _top(kind_scores), "domain": _top(domain_scores)}
+        evidence["words"] = {"kind": self.model.kind_words(text, kind), "domain": self.model.domain_words(text, domain)}
+        hit = strong_signal(text, self.taxonomy)
+        if hit is not None:
+            evidence["rule"] = {"name": hit.rule, "words": list(hit.words), "model_said": kind}
+            kind = hit.kind
+
+        # 2. The unit: named in the text, else the QR code's, else the nearest to a location.
+        unit_id, how = None, None
+        if (m := gaz.find(text)) is not None:
+            unit_id, how = m.place.id, f"named: {m.word}"
+        elif qr is not None and qr.unit_id is not None:
+            unit_id, how = qr.unit_id, f"qr: {qr.scene}"
+        elif location is not None and (p := gaz.nearest(*location)) is not None:
+            unit_id, how = p.id, "location"
+        if how:
+            evidence["unit"] = how
+
+        # 3. The group: the one inspecting the unit in an active round, else the QR code's, else
+        # the office. Out-of-scope reports always go to the office, which refers them on.
+        group = None
+        if kind == "out_of_scope":
+            evidence["group"] = "out of scope: office queue"
+        elif unit_id is not None and (group := inspecting_group(s, gaz, unit_id, today)) is not None:
+            evidence["group"] = "inspects the unit"
+        elif qr is not None and qr.group_id is not None:
+            group = s.get(Group, qr.group_id)
+            evidence["group"] = "qr code's group"
+        else:
+            evidence["group"] = "no group: office queue"
+
+        # 4. Priority: a clue about a top official (一把手) rises; clusters add later.
+        priority = 0
+        if kind == "clue":
+            priority += 1
+            if top := names_top_official(text, self.taxonomy):
+                priority += 2
+                evidence["top_official"] = top
+        unit = gaz.places[unit_id].path if unit_id is not None else None
+        return Decision(kind, domain, unit, group.code if group else None, priority, evidence, unit_id,
+                        group.id if group else None)
+
+
+def route_case(s: Session, router: Router, case_id: int, now: datetime | None = None) -> Decision | None:
+    """Route a stored case once: labels, unit, group, assignee, cluster, priority, evidence and a
+    CaseEvent. A case already routed is left alone (the job may run twice)."""
+    now = now or utcnow()
+    case = s.get(Case, case_id, with_for_update=True)
+    if case is None or case.routed_at is not None:
+        return None
+    location = s.execute(sa.select(Attachment.lat, Attachment.lng).where(
+        Attachment.case_id == case.id, Attachment.kind == "location").limit(1)).first()
+    decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None, now.date())
+    case.kind, case.domain, case.model_version = decision.kind, decision.domain, router.model.version
+    case.unit_id = decision.unit_id if decision.unit_id is not None else case.unit_id
+    case.group_id = decision.group_id
+    case.routed_at = now
+    if case.group_id is not None:
+        gaz = Gazetteer.load(s)
+        assignee, set_aside = choose_assignee(s, gaz, case.group_id, case.unit_id)
+        case.assignee_id = assignee.id if assignee else None
+        if set_aside:
+            decision.evidence["conflict_of_interest"] = set_aside
+    s.flush()
+    root, sim = find_cluster(s, case, now)
+    if root is not None:
+        case.cluster_id = root
+        size = cluster_size(s, root)
+        decision.evidence["cluster"] = {"first_case": root, "size": size, "similarity": round(sim, 2)}
+        bump = min(size - 1, 3)
+        s.execute(sa.update(Case).where(sa.or_(Case.id == root, Case.cluster_id == root))
+                  .values(priority=sa.func.max(Case.priority, decision.priority + bump)
+                          if s.get_bind().dialect.name == "sqlite" else
+                          sa.func.greatest(Case.priority, decision.priority + bump)))
+        decision.priority += bump
+    case.priority = max(case.priority or 0, decision.priority)
+    case.evidence = decision.evidence
+    old = case.status
+    if case.group_id is not None and old == CaseStatus.received.value:
+        case.status = CaseStatus.assigned.value
+    s.add(CaseEvent(case_id=case.id, actor="system", action="routed", from_status=old, to_status=case.status,
+                    note=_note(decision, case)))
+    return decision
+
+
+def _note(d: Decision, case: Case) -> str:
+    where = d.group or "巡察办分办"
+    return f"分类：{d.kind}/{d.domain}；单位：{d.unit or '未识别'}；承办：{where}；优先级：{case.priority}"
+
+
+def _top(scores: dict[str, float], k: int = 3) -> dict[str, float]:
+    return {label: round(v, 3) for label, v in sorted(scores.items(), key=lambda kv: -kv[1])[:k]}
+
+
+class InvalidLabel(ValueError):
+    """A kind or domain the taxonomy does not have."""
+
+
+def correct_labels(s: Session, case: Case, taxonomy: Taxonomy, actor: str, kind: str | None = None,
+                   domain: str | None = None) -> None:
+    """Staff confirm or correct the machine's labels. The case becomes training data for the
+    next model (`flask routing train`), and the change is kept in the case's history."""
+    if kind is not None and kind not in taxonomy.kinds:
+        raise InvalidLabel(f"unknown kind {kind!r}: one of {', '.join(taxonomy.kinds)}")
+    if domain is not None and domain not in taxonomy.domains:
+        raise InvalidLabel(f"unknown domain {domain!r}: one of {', '.join(taxonomy.domains)}")
+    before = f"{case.kind}/{case.domain}"
+    case.kind, case.domain = kind or case.kind, domain or case.domain
+    case.labels_confirmed = True
+    s.add(CaseEvent(case_id=case.id, actor=actor, action="labels_confirmed", from_status=case.status,
+                    to_status=case.status, note=f"{before} → {case.kind}/{case.domain}"))

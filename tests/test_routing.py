@@ -1,0 +1,126 @@
+"""The router end to end: `flask routing explain | eval | train`, the routing job after a
+submission, duplicate clusters, the location fallback. Uses the shipped model."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from core.models import Attachment, Case, CaseEvent
+
+HELDOUT = Path(__file__).resolve().parent.parent / "routing" / "data" / "heldout.csv"
+
+
+def explain(runner, text: str, qr: str | None = None) -> dict:
+    args = ["routing", "explain", "--text", text] + (["--qr", qr] if qr else [])
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_explain_a_clue_about_a_village_party_secretary(runner):
+    d = explain(runner, "白沙村村支书把低保名额给了自己亲戚，家里有车有房还吃低保")
+    assert set(d) == {"kind", "domain", "unit", "group", "priority", "evidence"}
+    assert (d["kind"], d["domain"], d["unit"], d["group"]) == ("clue", "funds", "青石镇/白沙村", "G1")
+    assert d["priority"] == 3  # a clue (+1) about the top official (一把手, +2)
+    ev = d["evidence"]
+    assert ev["unit"] == "named: 白沙村" and ev["group"] == "inspects the unit" and ev["top_official"] == "村支书"
+    assert ev["model_version"].startswith("route-") and "kind" in ev["scores"] and "domain" in ev["words"]
+
+
+def test_unit_falls_back_to_the_qr_code_and_the_text_wins_over_it(runner):
+    d = explain(runner, "我们村的自来水停了半个月，一直没人管", qr="G2-shimen")
+    assert (d["unit"], d["group"], d["evidence"]["unit"]) == ("柳溪镇/石门村", "G2", "qr: G2-shimen")
+    d = explain(runner, "石门村修路的工程款被村干部挪用了", qr="G1-baisha")
+    assert (d["unit"], d["group"]) == ("柳溪镇/石门村", "G2")
+
+
+def test_out_of_scope_and_unplaced_reports_go_to_the_office(runner):
+    d = explain(runner, "我和邻居因为宅基地的事吵架，已经起诉到法院了", qr="G1-baisha")
+    assert d["kind"] == "out_of_scope" and d["group"] is None and d["evidence"]["rule"]["name"] == "out_of_scope"
+    d = explain(runner, "建议巡察组多到偏远的组里走一走，听听老百姓的意见")
+    assert d["unit"] is None and d["group"] is None and d["evidence"]["group"] == "no group: office queue"
+    d = explain(runner, "建议巡察组多到偏远的组里走一走", qr="OFFICE")
+    assert d["group"] is None
+
+
+def test_submission_is_routed_once_by_the_job(citizen, db, run_jobs, app):
+    citizen.scan("G1-zaohetian")
+    citizen.say("早禾田村村主任挪用了村里修路的工程款，路修了一半就停了")
+    number = re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+    run_jobs()
+    db.expire_all()
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    assert (case.kind, case.status, case.group.code, case.unit.path) == ("clue", "assigned", "G1", "青石镇/早禾田村")
+    assert case.assignee.login == "li" and case.model_version.startswith("route-") and case.routed_at
+    assert case.evidence["rule"]["name"] == "official+misconduct" and case.priority == 3
+    events = [(e.action, e.from_status, e.to_status) for e in case.events]
+    assert events == [("submitted", None, "received"), ("routed", "received", "assigned")]
+    # The job again (a retry): nothing changes.
+    with app.app_context():
+        from routing.jobs import route_case
+
+        assert route_case(case.id) == "already routed"
+    assert db.scalar(sa.select(sa.func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)) == 2
+
+
+def test_duplicates_cluster_and_raise_priority(make_citizen, db, run_jobs):
+    texts = ["白沙村自来水停了半个月，一直没人管", "白沙村停水半个月了，自来水一直不来", "我们白沙村自来水半个月没来了"]
+    numbers = []
+    for i, text in enumerate(texts):
+        c = make_citizen(f"oDUP{i:022d}")
+        c.scan("G1-baisha")
+        c.say(text)
+        numbers.append(re.search(r"受理编号：(XC\d+)", c.say("提交")).group(1))
+        run_jobs()
+    db.expire_all()
+    cases = [db.scalar(sa.select(Case).where(Case.tracking_no == n)) for n in numbers]
+    first = cases[0]
+    assert first.cluster_id is None and [c.cluster_id for c in cases[1:]] == [first.id, first.id]
+    assert cases[2].evidence["cluster"]["size"] == 3
+    assert all(c.priority >= 2 for c in cases)  # three reports of one issue: +2 for all of them
+
+
+def test_location_finds_the_unit_when_nothing_else_does(citizen, db, run_jobs):
+    citizen.say("这里的路灯坏了三个月，晚上出行很不方便")
+    citizen.location(26.71, 112.42, "路边")
+    number = re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+    run_jobs()
+    db.expire_all()
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    assert case.unit.path == "柳溪镇/石门村" and case.group.code == "G2" and case.evidence["unit"] == "location"
+    assert db.scalar(sa.select(Attachment.kind).where(Attachment.case_id == case.id)) == "location"
+
+
+def test_eval_prints_accuracy_per_column_and_confusion(runner):
+    out = runner.invoke(args=["routing", "eval", str(HELDOUT)]).output
+    acc = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+)\s+accuracy (\d\.\d+)", out, re.M)}
+    assert set(acc) == {"kind", "domain", "unit", "group"}, out
+    assert acc["unit"] >= 0.9 and acc["group"] >= 0.8 and acc["kind"] >= 0.7 and acc["domain"] >= 0.6, out
+    assert "confusion: kind" in out and "confusion: domain" in out
+
+
+def test_train_uses_confirmed_cases_and_new_cases_record_the_version(runner, db, app, citizen, run_jobs):
+    db.add(Case(channel="visit", tracking_no="XC261125999999", text="石门村村主任的儿子在村里开采石场，污染了河道",
+                summary="x", kind="petition", domain="other"))
+    db.commit()
+    out = runner.invoke(args=["routing", "correct", "XC261125999999", "--kind", "clue", "--domain", "environment",
+                              "--by", "wang"]).output
+    assert "clue/environment (confirmed by wang)" in out
+    assert "unknown kind" in runner.invoke(args=["routing", "correct", "XC261125999999", "--kind", "x",
+                                                 "--by", "wang"]).output
+    db.expire_all()
+    event = db.scalar(sa.select(CaseEvent).where(CaseEvent.action == "labels_confirmed"))
+    assert event.actor == "staff:wang" and event.note == "petition/other → clue/environment"
+    out = runner.invoke(args=["routing", "train"]).output
+    m = re.search(r"trained (route-\S+) on (\d+) examples \((\d+) confirmed by staff\)", out)
+    assert m and m.group(3) == "1", out
+    version = m.group(1)
+    assert (app.extensions["settings"].instance_path / "models" / "CURRENT").read_text().strip() == f"{version}.joblib"
+    citizen.say("白沙村的路灯坏了三个月没人修")
+    number = re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+    run_jobs()
+    db.expire_all()
+    assert db.scalar(sa.select(Case.model_version).where(Case.tracking_no == number)) == version
