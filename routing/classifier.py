@@ -2,7 +2,6 @@
 model. The same code serves the product's kind/domain models and `bench/classifier.py`."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -27,7 +26,7 @@ def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
 
 def _words_ngrams(text: str) -> list[str]:
     toks = _words(text)
-    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
 
 
 @dataclass
@@ -37,13 +36,14 @@ class TextModel:
     meta: dict = field(default_factory=dict)
 
     def fit(self, texts, labels) -> "TextModel":
+        texts, labels = list(texts), list(labels)
         self._words, self._chars = _vectorizers()
         X = hstack([self._words.fit_transform(texts), self._chars.fit_transform(texts)]).tocsr()
         self._svm = LinearSVC(C=self.C, class_weight="balanced").fit(X, list(labels))
         self.labels = list(self._svm.classes_)
         self._names = np.array([f"词:{w}" for w in self._words.get_feature_names_out()]
                                + [f"字:{c}" for c in self._chars.get_feature_names_out()], dtype=object)
-        self.meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n": len(self.labels and labels),
+        self.meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n": len(labels),
                      "labels": self.labels, "sklearn": sklearn.__version__}
         return self
 
@@ -60,7 +60,7 @@ class TextModel:
             d = np.array([-d[0], d[0]])
         e = np.exp((d - d.max()) * 3)
         p = e / e.sum()
-        return {label: float(v) for label, v in zip(self.labels, p)}
+        return {label: float(v) for label, v in zip(self.labels, p, strict=True)}
 
     def explain(self, text: str, label: str, k: int = 5) -> list[tuple[str, float]]:
         x = self._X([text])

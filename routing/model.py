@@ -64,8 +64,8 @@ def train(rows: list[dict[str, str]]) -> ModelBundle:
     digest = hashlib.sha256("\n".join(f"{t}\t{k}" for t, k in kinds + domains).encode()).hexdigest()[:8]
     version = f"route-{datetime.now(timezone.utc):%Y%m%d}-{digest}"
     kind_model, domain_model = TextModel(), TextModel()
-    kind_model.fit(*zip(*kinds))
-    domain_model.fit(*zip(*domains))
+    kind_model.fit([t for t, _ in kinds], [k for _, k in kinds])
+    domain_model.fit([t for t, _ in domains], [d for _, d in domains])
     return ModelBundle(version, kind_model, domain_model, len(rows))
 
 
