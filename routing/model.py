@@ -1,4 +1,4 @@
-"""The routing model: two classifiers of `routing.classifier` (kind, domain) in one versioned file.
+"""The routing model: two classifiers of `routing.textmodel` (kind, domain) in one versioned file.
 
 Shipped: `routing/models/<version>.joblib`, trained by `flask routing train` on the project's
 labeled examples (`routing/data/examples.csv`); a retrained model (examples plus the cases whose
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import joblib
 
-from routing.classifier import TextModel
+from routing.textmodel import VERSION as TEXTMODEL_VERSION
+from routing.textmodel import TextModel
 
 SHIPPED = Path(__file__).with_name("models")
 EXAMPLES = Path(__file__).parent / "data" / "examples.csv"
@@ -61,7 +62,9 @@ def train(rows: list[dict[str, str]]) -> ModelBundle:
     """Train on rows with text, kind and domain (empty labels are skipped per model)."""
     kinds = [(r["text"], r["kind"]) for r in rows if r.get("kind")]
     domains = [(r["text"], r["domain"]) for r in rows if r.get("domain")]
-    digest = hashlib.sha256("\n".join(f"{t}\t{k}" for t, k in kinds + domains).encode()).hexdigest()[:8]
+    # The version names the day, the training data and the model code (textmodel.VERSION).
+    digest = hashlib.sha256("\n".join([TEXTMODEL_VERSION, *(f"{t}\t{k}" for t, k in kinds + domains)])
+                            .encode()).hexdigest()[:8]
     version = f"route-{datetime.now(timezone.utc):%Y%m%d}-{digest}"
     kind_model, domain_model = TextModel(), TextModel()
     kind_model.fit([t for t, _ in kinds], [k for _, k in kinds])
