@@ -90,9 +90,9 @@ def main() -> None:
     p, r, f, n = precision_recall_fscore_support(y_test, pred, labels=labels_set)
     _, _, bf, _ = precision_recall_fscore_support(y_test, base_pred, labels=labels_set)
     print()
-    print(f"{'label':<10}{'n':>6}{'precision':>11}{'recall':>9}{'F1':>8}{'baseline F1':>13}")
+    print(f"{'label':<16}{'n':>6}{'precision':>11}{'recall':>9}{'F1':>8}{'baseline F1':>13}")
     for i, lab in enumerate(labels_set):
-        pad = 10 - len(lab)  # CJK characters are two columns wide
+        pad = 16 - 2 * len(lab)  # CJK characters are two columns wide
         print(f"{lab}{' ' * max(pad, 1)}{n[i]:>6}{p[i]:>11.4f}{r[i]:>9.4f}{f[i]:>8.4f}{bf[i]:>13.4f}")
 
     seen = set(x_train)
