@@ -16,16 +16,13 @@ routing_cli = AppGroup("routing", help="Classify and route reports.")
 COLUMNS = ("kind", "domain", "unit", "group")
 
 
-def _decide(s, text: str, scene: str | None):
+def _decide(s, text: str, scene: str | None, gaz=None):
     from routing.jobs import router
-    from routing.places import Gazetteer
-    from routing import segment
 
     qr = s.scalar(sa.select(QrCode).where(QrCode.scene == scene)) if scene else None
     if scene and qr is None:
         raise click.ClickException(f"no QR code with scene {scene!r}")
-    segment.load_user_words(Gazetteer.load(s).words)
-    return router().decide(s, text, qr)
+    return router().decide(s, text, qr, gaz=gaz)
 
 
 @routing_cli.command("explain")
@@ -47,9 +44,12 @@ def evaluate(path: str) -> None:
         rows = list(csv.DictReader(f))
     right, total = Counter(), Counter()
     confusion: dict[str, Counter] = defaultdict(Counter)
+    from routing.service import Router
+
     with database().session() as s:
+        gaz = Router.gazetteer(s)  # once for the whole file
         for row in rows:
-            d = _decide(s, row["text"], row.get("qr") or None).public()
+            d = _decide(s, row["text"], row.get("qr") or None, gaz).public()
             for col in COLUMNS:
                 want = (row.get(col) or "").strip()
                 if not want and not (col == "group" and row.get("kind")):

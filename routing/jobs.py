@@ -27,12 +27,9 @@ def router():
 
 
 def route_case(case_id: int) -> str:
-    from routing import segment
-    from routing.places import Gazetteer
     from routing.service import route_case as route
 
     with database().session() as s:
-        segment.load_user_words(Gazetteer.load(s).words)
         decision = route(s, router(), case_id)
         s.commit()
     return "already routed" if decision is None else f"{decision.kind}/{decision.domain} → {decision.group or 'office'}"

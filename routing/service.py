@@ -43,10 +43,20 @@ class Router:
         self.model = model
         self.taxonomy = taxonomy
 
-    def decide(self, s: Session, text: str, qr: QrCode | None = None,
-               location: tuple[float, float] | None = None, today: date | None = None) -> Decision:
-        today = today or date.today()
+    @staticmethod
+    def gazetteer(s: Session) -> Gazetteer:
+        """The round's units, their names also made jieba words (idempotent, cheap when known)."""
+        from routing import segment
+
         gaz = Gazetteer.load(s)
+        segment.load_user_words(gaz.words)
+        return gaz
+
+    def decide(self, s: Session, text: str, qr: QrCode | None = None,
+               location: tuple[float, float] | None = None, today: date | None = None,
+               gaz: Gazetteer | None = None) -> Decision:
+        today = today or date.today()
+        gaz = gaz or self.gazetteer(s)
         evidence: dict = {"model_version": self.model.version}
 
         # 1. Classify: the model, unless a strong signal overrules it.
@@ -106,13 +116,13 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
         return None
     location = s.execute(sa.select(Attachment.lat, Attachment.lng).where(
         Attachment.case_id == case.id, Attachment.kind == "location").limit(1)).first()
-    decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None, now.date())
+    gaz = router.gazetteer(s)
+    decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None, now.date(), gaz)
     case.kind, case.domain, case.model_version = decision.kind, decision.domain, router.model.version
     case.unit_id = decision.unit_id if decision.unit_id is not None else case.unit_id
     case.group_id = decision.group_id
     case.routed_at = now
     if case.group_id is not None:
-        gaz = Gazetteer.load(s)
         assignee, set_aside = choose_assignee(s, gaz, case.group_id, case.unit_id)
         case.assignee_id = assignee.id if assignee else None
         if set_aside:
