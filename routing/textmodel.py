@@ -182,7 +182,9 @@ class TextModel:
         # Fold the stack: logits = sum_b (X @ C_b.T + i_b) @ M_b.T + m0 = X @ W.T + w0.
         bases, k = self._base_models(x, y), len(self.labels)
         mc = meta.coef_ if meta.coef_.shape[0] == k else np.vstack([-meta.coef_, meta.coef_]) / 2
-        mi = meta.intercept_ if meta.intercept_.shape[0] == k else np.r_[-meta.intercept_, meta.intercept_] / 2
+        mi = meta.intercept_
+        if mi.shape[0] != k:  # two labels: one signed intercept, split as the coefficients are
+            mi = np.r_[-mi, mi] / 2
         w, w0 = np.zeros((k, x.shape[1])), mi.astype(float).copy()
         for b, (c, i) in enumerate(bases):
             mb = mc[:, b * k:(b + 1) * k]
