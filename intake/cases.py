@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.identity import IdentityVault, check_query_code, hash_query_code, new_query_code
 from core.models import Attachment, Case, CaseEvent, CaseStatus, Draft, DraftEntry, QrCode, Reporter, Round
+from core.models.case import NO_TEXT
 from intake.clock import local
 from intake.drafts import draft_texts, summary
 
@@ -55,7 +56,7 @@ def submit_draft(s: Session, draft_id: int, vault: IdentityVault, openid: str | 
     attachments = list(s.scalars(sa.select(Attachment).where(Attachment.draft_id == draft.id)))
     if not texts and not attachments:
         raise EmptyDraft("nothing to submit")
-    text = "\n".join(texts) or "（仅图片/语音/位置，无文字）"
+    text = "\n".join(texts) or NO_TEXT
     qr = s.get(QrCode, draft.qr_code_id) if draft.qr_code_id else None
     case = Case(
         channel=channel,

@@ -13,6 +13,7 @@ from core.app import database, settings
 from core.models import Case, QrCode
 
 routing_cli = AppGroup("routing", help="Classify and route reports.")
+OFFICE = {"office", "-"}  # the expected group of a report for the office's queue
 COLUMNS = ("kind", "domain", "unit", "group")
 
 
@@ -38,27 +39,40 @@ def explain(text: str, scene: str | None) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def evaluate(path: str) -> None:
     """Accuracy per column and confusion tables on a labeled CSV (text,kind,domain,unit,qr,group;
-    empty cells are not scored; for `group` an empty cell means the office queue and is scored
-    when the row's kind is given)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    right, total = Counter(), Counter()
+    empty cells are not scored; a group of `office` or `-` expects the office's triage queue).
+    Excel's UTF-8 (with a BOM) is read too; rows naming an unknown QR scene are skipped and counted."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        if "text" not in (reader.fieldnames or []):
+            raise click.ClickException(f"{path}: no 'text' column (columns: text,{','.join(COLUMNS)},qr)")
+        rows = list(reader)
+    right, total, unknown = Counter(), Counter(), Counter()
     confusion: dict[str, Counter] = defaultdict(Counter)
     from routing.service import Router
 
     with database().session() as s:
         gaz = Router.gazetteer(s)  # once for the whole file
+        scenes = dict(s.execute(sa.select(QrCode.scene, QrCode.id)).all())
         for row in rows:
-            d = _decide(s, row["text"], row.get("qr") or None, gaz).public()
+            scene = (row.get("qr") or "").strip() or None
+            if scene and scene not in scenes:
+                unknown[scene] += 1
+                continue
+            d = _decide(s, row["text"], scene, gaz).public()
             for col in COLUMNS:
                 want = (row.get(col) or "").strip()
-                if not want and not (col == "group" and row.get("kind")):
+                if not want:
                     continue
+                if col == "group" and want in OFFICE:
+                    want = ""
                 got = d[col] or ""
                 total[col] += 1
                 right[col] += got == want
                 confusion[col][(want or "-", got or "-")] += 1
     click.echo(f"{len(rows)} rows from {path}")
+    if unknown:
+        listed = ", ".join(f"{k} ({n})" for k, n in sorted(unknown.items()))
+        click.echo(f"skipped {sum(unknown.values())} rows with an unknown QR scene: {listed}")
     for col in COLUMNS:
         if total[col]:
             click.echo(f"{col:7s} accuracy {right[col] / total[col]:.3f} ({right[col]}/{total[col]})")

@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.models import Case
+from core.models.case import NO_TEXT
 
 WINDOW = timedelta(days=30)
 THRESHOLD = 0.45
@@ -32,14 +33,17 @@ def similarity(a: Counter, b: Counter) -> float:
     return dot / math.sqrt(sum(n * n for n in a.values()) * sum(n * n for n in b.values()))
 
 
-def find_cluster(s: Session, case: Case, now: datetime) -> tuple[int | None, float]:
-    """The cluster (first case id) this case repeats, with the best similarity found."""
+def find_cluster(s: Session, case: Case) -> tuple[int | None, float]:
+    """The cluster (first case id) this case repeats, with the best similarity found: among the
+    same unit's cases submitted in the WINDOW before it (a late routing job looks back from the
+    case, never forward to later ones). Reports without words are never clustered."""
     if case.unit_id is None:
         return None, 0.0
-    mine = bigrams(case.text)
+    mine = bigrams(case.text.replace(NO_TEXT, ""))
     best: tuple[float, int | None] = (0.0, None)
     rows = s.execute(sa.select(Case.id, Case.text, Case.cluster_id).where(
-        Case.unit_id == case.unit_id, Case.id != case.id, Case.created_at >= now - WINDOW,
+        Case.unit_id == case.unit_id, Case.id != case.id, Case.text != NO_TEXT,
+        Case.created_at >= case.created_at - WINDOW, Case.created_at <= case.created_at,
         Case.routed_at.is_not(None)).order_by(Case.id.desc()).limit(300))
     for other_id, text, cluster_id in rows:
         sim = similarity(mine, bigrams(text))

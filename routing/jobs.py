@@ -33,3 +33,22 @@ def route_case(case_id: int) -> str:
         decision = route(s, router(), case_id)
         s.commit()
     return "already routed" if decision is None else f"{decision.kind}/{decision.domain} → {decision.group or 'office'}"
+
+
+def requeue_unrouted(older_than_s: int = 300) -> int:
+    """Cases whose routing job was lost (Redis down at submission, a worker killed, an
+    in-process thread gone with its server): queue them again. Routing is idempotent."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from core.app import jobs
+    from core.db import utcnow
+    from core.models import Case
+
+    with database().session() as s:
+        ids = list(s.scalars(sa.select(Case.id).where(
+            Case.routed_at.is_(None), Case.created_at < utcnow() - timedelta(seconds=older_than_s))))
+    for case_id in ids:
+        jobs().enqueue(route_case, case_id, job_id=f"route-{case_id}")
+    return len(ids)

@@ -36,40 +36,74 @@ class Mention:
 
 
 class Gazetteer:
-    def __init__(self, places: list[Place], names: dict[str, int]):
+    def __init__(self, places: list[Place], names: dict[str, list[int]]):
         self.places = {p.id: p for p in places}
-        # Longest names first, so 早禾田村 wins over 早禾田 and 县人社局 over 人社局.
+        # Longest names first, so 早禾田村 wins over 早禾田 and 县人社局 over 人社局. A name may
+        # belong to several units (two townships each with a 石门村).
         self._names = sorted(names.items(), key=lambda kv: -len(kv[0]))
 
     @classmethod
     def load(cls, s: Session) -> "Gazetteer":
+        """All units with their names and aliases; the names become jieba words (idempotent)."""
+        from routing import segment
+
         places = [Place(u.id, u.path, u.name, u.kind, u.parent_id, u.lat, u.lng) for u in s.scalars(sa.select(Unit))]
-        names = {p.name: p.id for p in places}
-        for alias, unit_id in s.execute(sa.select(UnitAlias.alias, UnitAlias.unit_id)):
-            names.setdefault(alias, unit_id)
-        return cls(places, names)
+        names: dict[str, list[int]] = {}
+        for p in places:
+            names.setdefault(p.name, []).append(p.id)
+        for alias, unit_id in s.execute(sa.select(UnitAlias.alias, UnitAlias.unit_id).order_by(UnitAlias.id)):
+            if unit_id not in names.setdefault(alias, []):
+                names[alias].append(unit_id)
+        gaz = cls(places, names)
+        segment.load_user_words(gaz.words)
+        return gaz
 
     @property
     def words(self) -> list[str]:
         return [name for name, _ in self._names]
 
-    def find(self, text: str) -> Mention | None:
-        """The unit the text names. Of several: a department (the one asked to act, where a
-        village only says where the citizen lives), else the most specific (a village over its
-        township), then the first mentioned."""
-        found: list[tuple[int, int, Mention]] = []
+    def find(self, text: str, near: int | None = None) -> Mention | None:
+        """The unit the text names. Names count only as whole words (青石板路 does not name 青石镇).
+        Of several units: a department (the one asked to act, where a village only says where the
+        citizen lives), else the most specific (a village over its township), then the first
+        mentioned. A name shared by several units is the one under another unit the text names,
+        else the one related to `near` (the QR code's unit), else left out as ambiguous."""
+        from routing import segment
+
+        starts, ends = set(), set()
+        for _, a, b in segment.tokenizer().tokenize(text, HMM=segment.HMM):
+            starts.add(a)
+            ends.add(b)
+        hits: list[tuple[int, str, list[int]]] = []
         taken: list[tuple[int, int]] = []
-        for name, unit_id in self._names:
+        for name, unit_ids in self._names:
             start = text.find(name)
             while start >= 0:
                 end = start + len(name)
-                if not any(a < end and start < b for a, b in taken):  # inside a longer name already
+                whole = start in starts and end in ends
+                if whole and not any(a < end and start < b for a, b in taken):  # not inside a longer name
                     taken.append((start, end))
-                    place = self.places[unit_id]
-                    rank = -9 if place.kind == "department" else -place.depth
-                    found.append((rank, start, Mention(place, name)))
-                start = text.find(name, end)
+                    hits.append((start, name, unit_ids))
+                start = text.find(name, end if whole else start + 1)
+        named = {ids[0] for _, _, ids in hits if len(ids) == 1}
+        found: list[tuple[int, int, Mention]] = []
+        for start, name, unit_ids in hits:
+            unit_id = self._pick(unit_ids, named, near)
+            if unit_id is None:
+                continue
+            place = self.places[unit_id]
+            rank = -9 if place.kind == "department" else -place.depth
+            found.append((rank, start, Mention(place, name)))
         return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
+
+    def _pick(self, unit_ids: list[int], named: set[int], near: int | None) -> int | None:
+        if len(unit_ids) == 1:
+            return unit_ids[0]
+        for pool in (named, {near} if near else set()):
+            fits = [u for u in unit_ids if any(self.related(u, other) for other in pool)]
+            if len(fits) == 1:
+                return fits[0]
+        return None
 
     def lineage(self, unit_id: int) -> list[int]:
         """The unit and its ancestors, nearest first."""

@@ -5,6 +5,7 @@ applies a decision to a stored case, once. Runs without Flask: the caller passes
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.models import Attachment, Case, CaseEvent, CaseStatus, Group, QrCode
+from core.models.case import NO_TEXT
+from intake.clock import local
 from routing.cluster import cluster_size, find_cluster
 from routing.groups import choose_assignee, inspecting_group
 from routing.model import ModelBundle
@@ -21,10 +24,25 @@ from routing.rules import names_top_official, strong_signal
 from routing.taxonomy import Taxonomy
 
 
+# Fewer letters/digits/CJK characters than this and there is nothing to classify.
+MIN_CHARS = 2
+_CONTENT = re.compile(r"[^\W_]")
+
+
+def has_words(text: str | None) -> bool:
+    """Whether a report says anything in words (not only a photo, a voice or a location)."""
+    return len(_CONTENT.findall((text or "").replace(NO_TEXT, ""))) >= MIN_CHARS
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today in Beijing time: rounds start and end on Beijing dates; the database keeps UTC."""
+    return local(now or utcnow()).date()
+
+
 @dataclass
 class Decision:
-    kind: str
-    domain: str
+    kind: str | None  # None: nothing in words to classify; staff label it
+    domain: str | None
     unit: str | None  # path
     group: str | None  # code; None: the office's triage queue
     priority: int
@@ -46,34 +64,36 @@ class Router:
     @staticmethod
     def gazetteer(s: Session) -> Gazetteer:
         """The round's units, their names also made jieba words (idempotent, cheap when known)."""
-        from routing import segment
-
-        gaz = Gazetteer.load(s)
-        segment.load_user_words(gaz.words)
-        return gaz
+        return Gazetteer.load(s)
 
     def decide(self, s: Session, text: str, qr: QrCode | None = None,
                location: tuple[float, float] | None = None, today: date | None = None,
                gaz: Gazetteer | None = None) -> Decision:
-        today = today or date.today()
+        today = today or local_today()
         gaz = gaz or self.gazetteer(s)
         evidence: dict = {"model_version": self.model.version}
 
-        # 1. Classify: the model, unless a strong signal overrules it.
-        kind_scores = self.model.kind_scores(text)
-        domain_scores = self.model.domain_scores(text)
-        kind = max(kind_scores, key=kind_scores.get)
-        domain = max(domain_scores, key=domain_scores.get)
-        evidence["scores"] = {"kind": _top(kind_scores), "domain": _top(domain_scores)}
-        evidence["words"] = {"kind": self.model.kind_words(text, kind), "domain": self.model.domain_words(text, domain)}
-        hit = strong_signal(text, self.taxonomy)
-        if hit is not None:
-            evidence["rule"] = {"name": hit.rule, "words": list(hit.words), "model_said": kind}
-            kind = hit.kind
+        # 1. Classify: the model, unless a strong signal overrules it. A report without words
+        # (a photo, a voice message WeChat did not transcribe) is left for staff to label.
+        kind = domain = None
+        if has_words(text):
+            kind_scores = self.model.kind_scores(text)
+            domain_scores = self.model.domain_scores(text)
+            kind = max(kind_scores, key=kind_scores.get)
+            domain = max(domain_scores, key=domain_scores.get)
+            evidence["scores"] = {"kind": _top(kind_scores), "domain": _top(domain_scores)}
+            evidence["words"] = {"kind": self.model.kind_words(text, kind),
+                                 "domain": self.model.domain_words(text, domain)}
+            hit = strong_signal(text, self.taxonomy)
+            if hit is not None:
+                evidence["rule"] = {"name": hit.rule, "words": list(hit.words), "model_said": kind}
+                kind = hit.kind
+        else:
+            evidence["unclassified"] = "no words to classify: staff label it"
 
         # 2. The unit: named in the text, else the QR code's, else the nearest to a location.
         unit_id, how = None, None
-        if (m := gaz.find(text)) is not None:
+        if (m := gaz.find(text, near=qr.unit_id if qr else None)) is not None:
             unit_id, how = m.place.id, f"named: {m.word}"
         elif qr is not None and qr.unit_id is not None:
             unit_id, how = qr.unit_id, f"qr: {qr.scene}"
@@ -102,6 +122,7 @@ class Router:
             if top := names_top_official(text, self.taxonomy):
                 priority += 2
                 evidence["top_official"] = top
+        evidence["base_priority"] = priority
         unit = gaz.places[unit_id].path if unit_id is not None else None
         return Decision(kind, domain, unit, group.code if group else None, priority, evidence, unit_id,
                         group.id if group else None)
@@ -117,7 +138,8 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
     location = s.execute(sa.select(Attachment.lat, Attachment.lng).where(
         Attachment.case_id == case.id, Attachment.kind == "location").limit(1)).first()
     gaz = router.gazetteer(s)
-    decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None, now.date(), gaz)
+    decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None,
+                             local_today(now), gaz)
     case.kind, case.domain, case.model_version = decision.kind, decision.domain, router.model.version
     case.unit_id = decision.unit_id if decision.unit_id is not None else case.unit_id
     case.group_id = decision.group_id
@@ -127,19 +149,20 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
         case.assignee_id = assignee.id if assignee else None
         if set_aside:
             decision.evidence["conflict_of_interest"] = set_aside
+        if assignee is None and set_aside:
+            # Every member comes from the unit concerned: the office gives it to another group
+            # (交叉巡察) rather than leave it with this one.
+            decision.evidence["group"] = f"every member of {decision.group} is conflicted: office queue"
+            case.group_id, decision.group, decision.group_id = None, None, None
+    case.priority = max(case.priority or 0, decision.priority)
     s.flush()
-    root, sim = find_cluster(s, case, now)
+    root, sim = find_cluster(s, case) if has_words(case.text) else (None, 0.0)
     if root is not None:
         case.cluster_id = root
         size = cluster_size(s, root)
         decision.evidence["cluster"] = {"first_case": root, "size": size, "similarity": round(sim, 2)}
-        bump = min(size - 1, 3)
-        s.execute(sa.update(Case).where(sa.or_(Case.id == root, Case.cluster_id == root))
-                  .values(priority=sa.func.max(Case.priority, decision.priority + bump)
-                          if s.get_bind().dialect.name == "sqlite" else
-                          sa.func.greatest(Case.priority, decision.priority + bump)))
-        decision.priority += bump
-    case.priority = max(case.priority or 0, decision.priority)
+        _raise_cluster(s, root, min(size - 1, 3))
+        decision.priority = case.priority
     case.evidence = decision.evidence
     old = case.status
     if case.group_id is not None and old == CaseStatus.received.value:
@@ -149,9 +172,18 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
     return decision
 
 
+def _raise_cluster(s: Session, root: int, bump: int) -> None:
+    """Every case of the cluster rises to its own base priority plus the cluster's bump (never
+    lowered: staff may have raised one by hand)."""
+    for member in s.scalars(sa.select(Case).where(sa.or_(Case.id == root, Case.cluster_id == root))):
+        base = (member.evidence or {}).get("base_priority", member.priority or 0)
+        member.priority = max(member.priority or 0, base + bump)
+
+
 def _note(d: Decision, case: Case) -> str:
     where = d.group or "巡察办分办"
-    return f"分类：{d.kind}/{d.domain}；单位：{d.unit or '未识别'}；承办：{where}；优先级：{case.priority}"
+    labels = f"{d.kind}/{d.domain}" if d.kind else "待人工分类"
+    return f"分类：{labels}；单位：{d.unit or '未识别'}；承办：{where}；优先级：{case.priority}"
 
 
 def _top(scores: dict[str, float], k: int = 3) -> dict[str, float]:

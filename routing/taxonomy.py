@@ -17,13 +17,15 @@ class Taxonomy:
     officials: tuple[str, ...]
     top_officials: tuple[str, ...]
     misconduct: tuple[str, ...]
-    out_of_scope: tuple[str, ...]
+    out_of_scope: tuple[str, ...]  # phrases; "a+b": both within one clause
+    not_officials: tuple[str, ...] = ()  # words ending in a title that name no cadre (班主任)
 
     @property
     def user_words(self) -> list[str]:
         """Words jieba must keep whole."""
         words = {w for ws in self.domain_words.values() for w in ws}
-        words |= set(self.officials) | set(self.misconduct) | set(self.out_of_scope)
+        words |= set(self.officials) | set(self.misconduct) | set(self.not_officials)
+        words |= {part for entry in self.out_of_scope for part in entry.split("+")}
         return sorted(words)
 
 
@@ -43,4 +45,5 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         top_officials=_words(rules.get("top_officials")),
         misconduct=_words(rules.get("misconduct")),
         out_of_scope=_words(rules.get("out_of_scope")),
+        not_officials=_words(rules.get("not_officials")),
     )

@@ -124,3 +124,114 @@ def test_train_uses_confirmed_cases_and_new_cases_record_the_version(runner, db,
     run_jobs()
     db.expire_all()
     assert db.scalar(sa.select(Case.model_version).where(Case.tracking_no == number)) == version
+
+
+def _submitted(citizen, *pieces) -> str:
+    for kind, value in pieces:
+        getattr(citizen, kind)(*value) if isinstance(value, tuple) else getattr(citizen, kind)(value)
+    return re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+
+
+def test_a_photo_only_report_is_routed_but_neither_classified_nor_clustered(make_citizen, db, run_jobs):
+    numbers = []
+    for i in range(2):
+        c = make_citizen(f"oPHOTO{i:021d}")
+        c.scan("G1-baisha")
+        numbers.append(_submitted(c, ("image", f"MEDIA_PHOTO_{i}")))
+        run_jobs()
+    db.expire_all()
+    for number in numbers:
+        case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+        assert (case.kind, case.domain, case.cluster_id, case.priority) == (None, None, None, 0)
+        assert (case.unit.path, case.group.code, case.status) == ("青石镇/白沙村", "G1", "assigned")
+        assert "unclassified" in case.evidence and "scores" not in case.evidence
+        note = db.scalar(sa.select(CaseEvent.note).where(CaseEvent.case_id == case.id, CaseEvent.action == "routed"))
+        assert note.startswith("分类：待人工分类")
+
+
+def test_a_cluster_raises_each_case_from_its_own_priority(make_citizen, db, run_jobs):
+    texts = ["白沙村村支书挪用了村里的低保金，好几户都没领到", "白沙村的低保金被村支书挪用了，好几户领不到"]
+    numbers = []
+    for i, text in enumerate(texts):
+        c = make_citizen(f"oCLUE{i:022d}")
+        numbers.append(_submitted(c, ("say", text)))
+        run_jobs()
+    db.expire_all()
+    first, second = (db.scalar(sa.select(Case).where(Case.tracking_no == n)) for n in numbers)
+    assert first.kind == second.kind == "clue" and second.cluster_id == first.id
+    assert first.evidence["base_priority"] == 3
+    assert (first.priority, second.priority) == (4, 4)  # 3 (clue about the 一把手) + 1 (two reports)
+
+
+def test_a_group_whose_members_all_come_from_the_unit_sends_it_to_the_office(citizen, db, run_jobs):
+    from core.models import Group, Staff, Unit
+
+    baisha = db.scalar(sa.select(Unit.id).where(Unit.path == "青石镇/白沙村"))
+    g1 = db.scalar(sa.select(Group.id).where(Group.code == "G1"))
+    for member in db.scalars(sa.select(Staff).where(Staff.group_id == g1)):
+        member.home_unit_id = baisha
+    db.commit()
+    number = _submitted(citizen, ("say", "白沙村的路灯坏了三个月，晚上出行很不方便"))
+    run_jobs()
+    db.expire_all()
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
+    assert (case.group_id, case.assignee_id, case.status) == (None, None, "received")
+    assert case.evidence["group"] == "every member of G1 is conflicted: office queue"
+    assert sorted(case.evidence["conflict_of_interest"]) == ["li", "zhang"]
+
+
+def test_rounds_start_and_end_on_beijing_dates(app, db):
+    from datetime import datetime
+
+    from routing.jobs import router
+    from routing.service import route_case
+
+    def route(text: str, utc: datetime) -> str | None:
+        case = Case(channel="visit", text=text, summary=text, status="received")
+        db.add(case)
+        db.flush()
+        with app.app_context():
+            return route_case(db, router(), case.id, now=utc).group
+
+    # 2026-10-31 17:00 UTC is 2026-11-01 01:00 in Beijing: the round's first day.
+    assert route("白沙村的路灯坏了三个月", datetime(2026, 10, 31, 17, 0)) == "G1"
+    # 2026-12-31 20:00 UTC is 2027-01-01 04:00 in Beijing: the round is over.
+    assert route("白沙村的路灯又坏了", datetime(2026, 12, 31, 20, 0)) is None
+    db.rollback()
+
+
+def test_eval_reads_excel_csv_scores_office_and_skips_unknown_scenes(runner, tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("text,kind,domain,unit,qr,group\r\n"
+                    "白沙村的路灯坏了三个月,petition,,青石镇/白沙村,,G1\r\n"
+                    "建议巡察组多到偏远的组里走一走,suggestion,,,,office\r\n"
+                    "我们村的路灯坏了,petition,,,NO-SUCH-POSTER,G2\r\n"
+                    "村里的路灯坏了三个月,petition,,,,\r\n", encoding="utf-8-sig")
+    out = runner.invoke(args=["routing", "eval", str(path)]).output
+    assert "4 rows from" in out and "skipped 1 rows with an unknown QR scene: NO-SUCH-POSTER (1)" in out
+    assert "kind    accuracy 1.000 (3/3)" in out
+    assert "group   accuracy 1.000 (2/2)" in out  # G1 and the office; the empty cell is not scored
+    assert "domain" not in out.split("confusion")[0].split("group")[0]  # no domain given: not scored
+    bad = tmp_path / "bad.csv"
+    bad.write_text("message,kind\r\nx,clue\r\n", encoding="utf-8")
+    result = runner.invoke(args=["routing", "eval", str(bad)])
+    assert result.exit_code != 0 and "no 'text' column" in result.output
+
+
+def test_a_lost_routing_job_is_queued_again(app, db, run_jobs):
+    from datetime import timedelta
+
+    from core.db import utcnow
+    from routing.jobs import requeue_unrouted
+
+    case = Case(channel="visit", text="白沙村的路灯坏了三个月", summary="x", status="received",
+                created_at=utcnow() - timedelta(minutes=30))
+    db.add(case)
+    db.commit()
+    with app.app_context():
+        assert requeue_unrouted() == 1
+    run_jobs()
+    db.expire_all()
+    assert db.get(Case, case.id).routed_at is not None and db.get(Case, case.id).group.code == "G1"
+    with app.app_context():
+        assert requeue_unrouted() == 0

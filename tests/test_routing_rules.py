@@ -83,3 +83,35 @@ def test_similarity_of_reports_about_the_same_issue():
     b = bigrams("白沙村停水半个月了，自来水一直不来")
     c = bigrams("石门村修路的工程款被挪用")
     assert similarity(a, b) > 0.45 > similarity(a, c)
+
+
+def test_titles_are_words_not_substrings():
+    assert names_top_official("副书记收礼", TAX) is None  # a deputy is not the 一把手
+    assert names_top_official("原村主任侵占集体资金", TAX) is None  # nor a former one
+    assert names_top_official("镇党委书记收受红包", TAX) == "党委书记"
+    assert names_top_official("青石镇长期不公开低保名单", TAX) is None  # 镇 长期, not 镇长
+    assert strong_signal("班主任收受家长礼品", TAX) is None  # no cadre
+    assert strong_signal("副书记收受红包", TAX).words == ("书记", "收受")  # a deputy is still a cadre
+
+
+def test_out_of_scope_needs_a_dispute_not_a_neighbour():
+    assert strong_signal("打12345也没人管，村里的路灯坏了三个月", TAX) is None
+    assert strong_signal("我和邻居们都没水喝", TAX) is None
+    hit = strong_signal("邻居占了我家的地，两家一直有纠纷", TAX)
+    assert hit.kind == "out_of_scope" and hit.words == ("邻居+纠纷",)
+    assert strong_signal("邻居家的狗很凶。纠纷的事以后再说", TAX) is None  # not in one clause
+
+
+def test_names_are_whole_words_and_shared_names_are_told_apart(db):
+    gaz = Gazetteer.load(db)
+    assert gaz.find("青石板路坏了") is None  # 青石 (青石镇's alias) inside 青石板
+    qingshi = db.scalar(sa.select(Unit).where(Unit.path == "青石镇"))
+    liuxi = db.scalar(sa.select(Unit).where(Unit.path == "柳溪镇"))
+    twin = Unit(name="石门村", path="青石镇/石门村", kind="village", parent_id=qingshi.id)
+    db.add(twin)
+    db.flush()
+    gaz = Gazetteer.load(db)
+    assert gaz.find("青石镇石门村的水渠堵了").place.id == twin.id  # the township named says which
+    assert gaz.find("柳溪镇石门村的水渠堵了").place.path == "柳溪镇/石门村"
+    assert gaz.find("石门村的水渠堵了") is None  # ambiguous: neither is guessed
+    assert gaz.find("石门村的水渠堵了", near=liuxi.id).place.path == "柳溪镇/石门村"  # the poster's

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, utcnow
 from core.models.org import Group, QrCode, Round, Staff, Unit
 
+# The text of a case that came with pictures, voice without recognition or a location only.
+NO_TEXT = "（仅图片/语音/位置，无文字）"
+
 
 class CaseStatus(str, enum.Enum):
     received = "received"
