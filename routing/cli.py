@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from core.app import database, settings
 from core.models import Case, QrCode
+from routing.jobs import confirmed_rows
 
 routing_cli = AppGroup("routing", help="Classify and route reports.")
 OFFICE = {"office", "-"}  # the expected group of a report for the office's queue
@@ -100,14 +101,11 @@ def train_cmd(shipped: bool) -> None:
     from routing.taxonomy import load_taxonomy
 
     segment.load_user_words(load_taxonomy().user_words)
-    rows = model.read_examples()
-    confirmed = 0
+    rows, confirmed = model.read_examples(), 0
     if not shipped:
         with database().session() as s:
-            for text, kind, domain in s.execute(sa.select(Case.text, Case.kind, Case.domain)
-                                                .where(Case.labels_confirmed.is_(True))):
-                rows.append({"text": text, "kind": kind or "", "domain": domain or ""})
-                confirmed += 1
+            staff_rows = confirmed_rows(s)
+        rows, confirmed = rows + staff_rows, len(staff_rows)
     bundle = model.train(rows)
     folder = model.SHIPPED if shipped else settings().instance_path / "models"
     path = bundle.save(folder)

@@ -52,3 +52,35 @@ def requeue_unrouted(older_than_s: int = 300) -> int:
     for case_id in ids:
         jobs().enqueue(route_case, case_id, job_id=f"route-{case_id}")
     return len(ids)
+
+
+def confirmed_rows(s) -> list[dict[str, str]]:
+    """Cases whose labels staff confirmed or corrected, as training rows (oldest first)."""
+    import sqlalchemy as sa
+
+    from core.models import Case
+
+    return [{"text": text, "kind": kind or "", "domain": domain or ""}
+            for text, kind, domain in s.execute(sa.select(Case.text, Case.kind, Case.domain)
+                                                .where(Case.labels_confirmed.is_(True)).order_by(Case.id))]
+
+
+def retrain_if_corrected() -> str | None:
+    """Nightly: retrain on the examples plus the staff-confirmed cases when these changed since
+    the current model (so corrections improve routing without anyone running a command).
+    Returns the new version, or None when the current model already saw every confirmation."""
+    from routing import model
+
+    with database().session() as s:
+        staff_rows = confirmed_rows(s)
+    if not staff_rows:
+        return None  # the shipped model has seen everything there is
+    rows = model.read_examples() + staff_rows
+    folder = settings().instance_path / "models"
+    current = model.current(folder)
+    if current is not None and current.stem.endswith(f"-{model.digest(rows)}"):
+        return None
+    _taxonomy()  # jieba's user words, as `flask routing train` has them
+    bundle = model.train(rows)
+    bundle.save(folder)
+    return bundle.version

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -49,7 +50,9 @@ class ModelBundle:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.version}.joblib"
         joblib.dump(self, path, compress=3)
-        (folder / "CURRENT").write_text(path.name + "\n")
+        pointer = folder / f".CURRENT.{os.getpid()}.{threading.get_ident()}"
+        pointer.write_text(path.name + "\n")
+        os.replace(pointer, folder / "CURRENT")  # atomic: a router never reads half a name
         return path
 
 
@@ -58,14 +61,22 @@ def read_examples(path: Path = EXAMPLES) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(f) if row.get("text")]
 
 
+def _labelled(rows: list[dict[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    return ([(r["text"], r["kind"]) for r in rows if r.get("kind")],
+            [(r["text"], r["domain"]) for r in rows if r.get("domain")])
+
+
+def digest(rows: list[dict[str, str]]) -> str:
+    """Names the training data and the model code (textmodel.VERSION): the end of a version."""
+    kinds, domains = _labelled(rows)
+    return hashlib.sha256("\n".join([TEXTMODEL_VERSION, *(f"{t}\t{k}" for t, k in kinds + domains)])
+                          .encode()).hexdigest()[:8]
+
+
 def train(rows: list[dict[str, str]]) -> ModelBundle:
     """Train on rows with text, kind and domain (empty labels are skipped per model)."""
-    kinds = [(r["text"], r["kind"]) for r in rows if r.get("kind")]
-    domains = [(r["text"], r["domain"]) for r in rows if r.get("domain")]
-    # The version names the day, the training data and the model code (textmodel.VERSION).
-    digest = hashlib.sha256("\n".join([TEXTMODEL_VERSION, *(f"{t}\t{k}" for t, k in kinds + domains)])
-                            .encode()).hexdigest()[:8]
-    version = f"route-{datetime.now(timezone.utc):%Y%m%d}-{digest}"
+    kinds, domains = _labelled(rows)
+    version = f"route-{datetime.now(timezone.utc):%Y%m%d}-{digest(rows)}"  # the day, the data, the code
     kind_model, domain_model = TextModel(), TextModel()
     kind_model.fit([t for t, _ in kinds], [k for _, k in kinds])
     domain_model.fit([t for t, _ in domains], [d for _, d in domains])

@@ -235,3 +235,22 @@ def test_a_lost_routing_job_is_queued_again(app, db, run_jobs):
     assert db.get(Case, case.id).routed_at is not None and db.get(Case, case.id).group.code == "G1"
     with app.app_context():
         assert requeue_unrouted() == 0
+
+
+def test_staff_corrections_retrain_the_model_overnight(app, db, runner):
+    from routing.jobs import retrain_if_corrected
+
+    with app.app_context():
+        assert retrain_if_corrected() is None  # nothing confirmed yet: the shipped model stays
+    db.add(Case(channel="visit", tracking_no="XC261125999998", text="柳溪镇的砂石场半夜偷采河砂，河堤都挖空了",
+                summary="x", kind="petition", domain="other"))
+    db.commit()
+    assert runner.invoke(args=["routing", "correct", "XC261125999998", "--kind", "clue", "--domain",
+                               "environment", "--by", "wang"]).exit_code == 0
+    with app.app_context():
+        version = retrain_if_corrected()
+        assert version and version.startswith("route-")
+        from routing.jobs import router
+
+        assert router().model.version == version  # the next case is routed by it
+        assert retrain_if_corrected() is None  # nothing new since
