@@ -49,6 +49,7 @@ cat <<EOT
   Ctrl-C stops the server, the fake API and the periodic jobs.
 
 EOT
-.venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --access-logfile - wsgi:app &
+.venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --access-logfile - \
+    --access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' wsgi:app &
 pids+=($!)
 wait "${pids[-1]}"

@@ -8,6 +8,7 @@ few SQL statements for the common pushes (texts, voice, scans).
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -30,22 +31,32 @@ QUERY_WORDS = {QUERY, "进度", "查询进度"}
 HELP_WORDS = {HELP, "?", "？", "help"}
 # Menu buttons (CLICK events) map onto the same words.
 MENU_KEYS = {"REPORT_HELP": HELP, "QUERY": QUERY, "SUBMIT": SUBMIT}
-_TRAILING = re.compile(r"[\s。！!，,.；;]+$")
-_QUERY_CODE = re.compile(r"^(?:查询|进度)\s*(XC\d{6,})\s+([0-9A-Za-z]{4,12})$", re.I)
+# Quotes and brackets the citizen copies from the bot's 回复「提交」, and punctuation around a word.
+_QUOTES = "「」『』【】〔〕《》〈〉“”‘’\"'()\\[\\]<>"
+_WRAPPING = re.compile(rf"^[\s{_QUOTES}]+|[\s{_QUOTES}。!,.;?~…·]+$")
+# A tracking number in a short text is a query, whatever the wording around it: 查询 XC… CODE,
+# 查询：XC…，CODE, the bot's own 受理编号：XC… 查询码：CODE pasted back. Never a report piece: an
+# anonymous case's number and code must not land in a draft tied to the citizen's WeChat.
+_TRACKING = re.compile(r"XC\d{6,}", re.I)
+_QUERY_CODE = re.compile(r"(XC\d{6,})(?:[\s,:;、/]|查询码|查询|编号|码)*([0-9A-Za-z]{4,12})(?![0-9A-Za-z])", re.I)
+QUERY_TEXT_CHARS = 60
 _NAMED = re.compile(r"^实名\s*[:：]?\s*(\S{1,20}?)\s*[,，\s]\s*(1\d{10}|0\d{2,3}-?\d{7,8})$")
 
 
 def piece_of(msg) -> Piece | None:
     """A message that only adds to the draft (the common case), or None when it needs the
-    conversation's state: a command word, a short text, an event, an unsupported type."""
+    conversation's state: a command word (typed or spoken), a short text, an event, an
+    unsupported type."""
     if msg.type == "text":
         text = (msg.content or "").strip()
         if len(_normal(text)) >= MIN_REPORT_CHARS and not _is_command(_normal(text)):
             return Piece("text", text)
         return None
     if msg.type == "voice":
-        return Piece("voice", (msg.recognition or "").strip() or None, media_id=msg.media_id,
-                     media_format=msg.format)
+        recognition = (msg.recognition or "").strip()
+        if recognition and _is_command(_normal(recognition)):
+            return None  # "匿名" or "提交" said aloud: the same as typed
+        return Piece("voice", recognition or None, media_id=msg.media_id, media_format=msg.format)
     if msg.type == "image":
         return Piece("image", media_id=msg.media_id)
     if msg.type == "location":
@@ -65,6 +76,11 @@ def handle(s: Session, vault: IdentityVault, msg) -> str | None:
     texts, menu clicks, other events, unsupported types. Returns the reply (None: no reply)."""
     if msg.type == "event":
         return _event(s, vault, msg)
+    if msg._data.get("MsgType") == "event":
+        return None  # an event wechatpy does not know (subscribe_msg_popup_event …): no answer
+    if msg.type == "voice":  # a spoken command (see `piece_of`): its recognised text
+        conv = drafts.touch_conversation(s, vault, msg.source)
+        return _text(s, vault, conv, msg.source, (msg.recognition or "").strip())
     if msg.type != "text":
         return texts.UNSUPPORTED
     conv = drafts.touch_conversation(s, vault, msg.source)
@@ -72,15 +88,26 @@ def handle(s: Session, vault: IdentityVault, msg) -> str | None:
 
 
 def _normal(text: str) -> str:
-    return _TRAILING.sub("", text.replace("\u3000", " ")).strip()
+    """The text as a command is compared: full-width forms folded (ＨＥＬＰ, ？), case folded,
+    the quotes and brackets copied from 回复「提交」 and punctuation around it dropped."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    if folded == "?":
+        return folded  # 帮助
+    previous = None
+    while previous != folded:
+        previous, folded = folded, _WRAPPING.sub("", folded)
+    return folded.casefold()
+
+
+def _is_query(text: str) -> bool:
+    return len(text) <= QUERY_TEXT_CHARS and bool(_TRACKING.search(text))
 
 
 def _is_command(text: str) -> bool:
     """Words that act on the draft. A report that begins with 匿名 ("匿名举报村主任…") is one too:
     it makes the draft anonymous as well as adding to it."""
     return (text in (SUBMIT, CANCEL, ANONYMOUS_SUBMIT) or text.startswith(ANONYMOUS) or text in QUERY_WORDS
-            or text in HELP_WORDS or text in NAMED_WORDS or bool(_QUERY_CODE.match(text))
-            or bool(_NAMED.match(text)))
+            or text in HELP_WORDS or text in NAMED_WORDS or _is_query(text) or bool(_NAMED.match(text)))
 
 
 ARRIVALS = {"subscribe_scan", "scan", "subscribe"}
@@ -127,6 +154,8 @@ def _event(s: Session, vault: IdentityVault, msg) -> str | None:
 
 def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, raw: str) -> str:
     text = _normal(raw)
+    if not text:
+        return texts.TOO_SHORT  # nothing but spaces or punctuation: nothing to add
     if text == SUBMIT:
         return _submit(s, vault, conv, openid)
     if text in ANONYMOUS_WORDS:
@@ -144,8 +173,9 @@ def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, 
         return _my_cases(s, vault, conv, openid)
     if text in HELP_WORDS:
         return texts.HELP
-    if m := _QUERY_CODE.match(text):
-        return _anonymous_case(s, m.group(1), m.group(2))
+    if _is_query(text):
+        m = _QUERY_CODE.search(text)
+        return _anonymous_case(s, m.group(1).upper(), m.group(2)) if m else texts.QUERY_FORMAT
     if m := _NAMED.match(text):
         return texts.named_set(drafts.set_named(s, conv, vault, m.group(1), m.group(2)).entry_count > 0)
     if text in NAMED_WORDS:

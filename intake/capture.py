@@ -23,7 +23,7 @@ from intake.inbound import seal
 
 # The draft's running summary, extended in SQL: "a；b；c", cut at SUMMARY_CHARS with "…".
 _SUMMARY = f"""CASE
-    WHEN CAST(:piece AS TEXT) = '' OR drafts.summary LIKE '%…' THEN drafts.summary
+    WHEN CAST(:piece AS TEXT) = '' OR length(drafts.summary) >= {SUMMARY_CHARS} THEN drafts.summary
     WHEN coalesce(drafts.summary, '') = '' THEN excluded.summary
     WHEN length(drafts.summary) + 1 + length(CAST(:piece AS TEXT)) <= {SUMMARY_CHARS}
         THEN drafts.summary || '；' || CAST(:piece AS TEXT)

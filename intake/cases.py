@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -120,6 +119,6 @@ def _reporter(s: Session, vault: IdentityVault, openid: str) -> Reporter:
 
 
 def _current_round_id(s: Session) -> int | None:
-    today = date.today()
+    today = local(utcnow()).date()  # rounds run on Beijing dates
     return s.scalar(sa.select(Round.id).where(Round.start <= today, Round.end >= today)
                     .order_by(Round.start.desc()).limit(1))

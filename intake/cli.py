@@ -15,13 +15,15 @@ drafts_cli = AppGroup("drafts", help="Unsubmitted reports.")
 
 @media_cli.command("status")
 def media_status() -> None:
-    """Count downloads by status and list the failed ones with their last error."""
+    """Count downloads by status and list the failed and invalid ones with their last error."""
     with database().session() as s:
         for status, n in s.execute(sa.select(Attachment.status, sa.func.count()).where(
                 Attachment.media_id.is_not(None)).group_by(Attachment.status)):
             click.echo(f"{status}: {n}")
-        for att in s.scalars(sa.select(Attachment).where(Attachment.status == "failed").order_by(Attachment.id)):
-            click.echo(f"  failed #{att.id} {att.kind} case={att.case_id} attempts={att.attempts}: {att.last_error}")
+        for att in s.scalars(sa.select(Attachment).where(Attachment.status.in_(("failed", "invalid")))
+                             .order_by(Attachment.id)):
+            click.echo(f"  {att.status} #{att.id} {att.kind} case={att.case_id} attempts={att.attempts}: "
+                       f"{att.last_error}")
 
 
 @media_cli.command("retry")

@@ -130,6 +130,6 @@ def summary(texts: list[str], limit: int = SUMMARY_CHARS) -> str:
 
 
 def extend_summary(current: str, text: str | None) -> str:
-    if not text or not text.strip() or current.endswith("…"):
+    if not text or not text.strip() or len(current) >= SUMMARY_CHARS:  # full (cut with "…")
         return current
     return summary([current, text])

@@ -61,20 +61,26 @@ def download_media(attachment_id: int) -> str:
         s.commit()
         if claimed is None:
             return "nothing to do (stored, gone, or being fetched)"
-        att = s.get(Attachment, attachment_id)
+        this = sa.update(Attachment).where(Attachment.id == attachment_id, Attachment.status == "fetching")
         try:
             got = wechat_api().download_media(claimed.media_id)
         except WeChatApiError as exc:
-            att.status, att.last_error = "failed", str(exc)[:300]
+            # "invalid": WeChat will never give this one (expired or unknown media id), so the
+            # sweep leaves it alone; "failed" may pass and is retried.
+            error = str(exc)[:300]
+            s.execute(this.values(status="failed" if exc.retryable else "invalid", last_error=error))
             s.commit()
             if exc.retryable:
                 raise  # RQ (or the in-process runner) retries with backoff
-            return att.last_error
-        att.storage_path, att.sha256 = media.store(settings().media_dir, got.content, got.content_type)
-        att.content_type, att.size = got.content_type, len(got.content)
-        att.status, att.last_error, att.stored_at = "stored", None, utcnow()
+            return error
+        path, digest = media.store(settings().media_dir, got.content, got.content_type)
+        done = s.execute(this.values(storage_path=path, sha256=digest, content_type=got.content_type,
+                                     size=len(got.content), status="stored", last_error=None,
+                                     stored_at=utcnow()))
         s.commit()
-        return att.storage_path
+        if done.rowcount == 0:  # the draft was cancelled meanwhile: its row is gone
+            return "gone (draft cancelled); the file is left to purge_orphan_media"
+        return path
 
 
 def requeue_pending_media(older_than_s: int = 60) -> int:
@@ -124,7 +130,8 @@ def sweep_drafts() -> dict[str, int]:
     with database().session() as s:
         to_remind = s.execute(
             sa.select(Draft, Conversation).join(Conversation, Draft.conversation_id == Conversation.id)
-            .where(Draft.status == "open", Draft.reminded_at.is_(None), Draft.abandoned_at.is_(None),
+            .where(Draft.status == "open", Draft.entry_count > 0, Draft.reminded_at.is_(None),
+                   Draft.abandoned_at.is_(None),
                    Draft.updated_at < remind_before,
                    Conversation.last_inbound_at > window_open_after)).all()
         for draft, conv in to_remind:

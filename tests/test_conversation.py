@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from core.db import utcnow
 from core.identity import check_query_code
 from core.models import Attachment, Case, CaseEvent, Conversation, Draft, DraftEntry, Group, Reporter, Unit
+from bot import simulator as sim
 
 
 def tracking_no(reply: str) -> str:
@@ -172,9 +173,13 @@ def test_failed_media_download_is_retried_and_visible(citizen, db, run_jobs, fak
     run_jobs()
     db.expire_all()
     att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "GONE1"))
-    assert att.status == "failed" and "40007" in att.last_error and att.attempts == 1
+    assert att.status == "invalid" and "40007" in att.last_error and att.attempts == 1
     out = runner.invoke(args=["media", "status"]).output
-    assert "failed: 1" in out and "40007" in out
+    assert "invalid: 1" in out and "invalid #" in out and "40007" in out
+    with runner.app.app_context():  # the sweep does not ask WeChat for it again
+        from intake.jobs import requeue_pending_media
+
+        assert requeue_pending_media(older_than_s=0) == 0
 
     # A busy WeChat (-1) twice, then the media is there: retried until stored.
     import base64
@@ -357,3 +362,82 @@ def test_a_claimed_download_is_not_fetched_twice(app, citizen, db, fake_wechat):
         assert download_media(att.id).endswith(".jpg")
     db.expire_all()
     assert db.get(Attachment, att.id).status == "stored"
+
+
+def test_a_mistyped_query_never_becomes_part_of_a_report(citizen, db):
+    citizen.say("石门村修路的工程款被村干部挪用，路修了一半就停了")
+    reply = citizen.say("匿名提交")
+    number, code = tracking_no(reply), re.search(r"查询码：([0-9A-Z]+)", reply).group(1)
+    for asked in (f"查询 {number}，{code}", f"查询：{number} {code}", f"{number} {code}",
+                  f"查询{number} 查询码{code}", f"受理编号：{number}\n查询码：{code}", f"查询 {number} {code.lower()}"):
+        answer = citizen.say(asked)
+        assert answer.startswith(f"受理编号：{number}") and "状态：" in answer, (asked, answer)
+    assert "查询 受理编号 查询码" in citizen.say(f"我的编号是{number}，怎么查")  # no code: how to ask
+    # Nothing of it went into a draft tied to this WeChat user.
+    assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
+    assert db.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+
+
+def test_commands_work_as_copied_from_the_bot_and_in_full_width(citizen, db):
+    assert "使用说明" in citizen.say("帮助？") and "使用说明" in citizen.say("ＨＥＬＰ")
+    assert "使用说明" in citizen.say("？")
+    citizen.say("白沙村的自来水停了半个月，一直没人管")
+    assert citizen.say("") == citizen.say("   ") and "请直接描述" in citizen.say("。")  # blank: nothing added
+    assert "匿名" in citizen.say("【匿名】")
+    assert "受理编号" in citizen.say("「提交」")
+    case = db.scalar(sa.select(Case))
+    assert case.text == "白沙村的自来水停了半个月，一直没人管" and case.anonymity == "anonymous"
+
+
+def test_spoken_commands_act_like_typed_ones(citizen, db):
+    citizen.voice("VOICE_A", "白沙村的低保名额被村干部的亲戚占了。")
+    assert "匿名" in citizen.voice("VOICE_B", "匿名。")
+    db.expire_all()
+    assert db.scalar(sa.select(Draft.anonymity)) == "anonymous"
+    reply = citizen.voice("VOICE_C", "提交。")
+    assert "受理编号" in reply and "查询码" in reply
+    case = db.scalar(sa.select(Case))
+    assert case.anonymity == "anonymous" and case.reporter_id is None and "低保名额" in case.text
+
+
+def test_an_event_wechatpy_does_not_know_gets_no_answer(citizen):
+    xml = sim.event(citizen.openid, "subscribe_msg_popup_event")
+    r = citizen.push(xml)
+    assert r.status_code == 200 and r.get_data(as_text=True) == "success"
+
+
+def test_the_summary_grows_after_the_citizen_writes_an_ellipsis(citizen):
+    citizen.say("村里的路坏了很久了……")
+    citizen.say("下雨天根本走不了，孩子上学要绕远路")
+    assert "孩子上学" in citizen.scan("G1-baisha", first_time=False)  # the pending draft's summary
+
+
+def test_the_sweep_does_not_remind_an_empty_draft(citizen, db, runner, fake_wechat):
+    import requests
+
+    citizen.say("匿名")  # a draft with nothing in it yet
+    requests.post(f"{fake_wechat}/_fake/interaction", json={"openid": citizen.openid})
+    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=21)))
+    db.commit()
+    assert "'reminded': 0" in runner.invoke(args=["drafts", "sweep"]).output
+
+
+def test_a_download_whose_draft_is_cancelled_meanwhile_ends_quietly(citizen, db, app, monkeypatch):
+    from core.wechat_api import Media
+    from intake import jobs as intake_jobs
+
+    citizen.image("CANCELLED1")
+    att_id = db.scalar(sa.select(Attachment.id).where(Attachment.media_id == "CANCELLED1"))
+
+    class CancelWhileDownloading:  # the citizen sends 取消 while WeChat sends the file
+        def download_media(self, media_id):
+            from bot.texts import CANCELLED
+
+            assert citizen.say("取消") == CANCELLED
+            return Media(b"\xff\xd8jpeg", "image/jpeg", None)
+
+    monkeypatch.setattr(intake_jobs, "wechat_api", lambda: CancelWhileDownloading())
+    with app.app_context():
+        assert intake_jobs.download_media(att_id).startswith("gone")
+    db.expire_all()
+    assert db.get(Attachment, att_id) is None
