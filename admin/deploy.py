@@ -27,6 +27,7 @@ class DeploymentError(ValueError):
 class LoadReport:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    outside: list[str] = field(default_factory=list)  # home units recorded outside `units`
 
     def count(self, what: str, created: bool) -> None:
         target = self.created if created else self.updated
@@ -34,37 +35,44 @@ class LoadReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated)
+        return bool(self.created or self.updated or self.outside)
 
     def __str__(self) -> str:
         if not self.changed:
             return "nothing changed (already loaded)"
         parts = [f"created {k}: {v}" for k, v in sorted(self.created.items())]
         parts += [f"updated {k}: {v}" for k, v in sorted(self.updated.items())]
-        return "; ".join(parts)
+        text = "; ".join(parts)
+        if self.outside:
+            text += "\nhome units not among the file's units, recorded (check the spelling): " + ", ".join(self.outside)
+        return text
 
 
 def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
     if not isinstance(data, dict):
         raise DeploymentError("the file must be a mapping with office, round, units, groups, qrcodes")
+    _check_unique(data)
     report = LoadReport()
+    office_spec = _mapping(data.get("office"), "office")
     office = _upsert(session, report, Office, {"name": _req(data, "office", "name")},
-                     {k: _str(data["office"].get(k)) for k in ("phone", "mailbox", "email")})
+                     {k: _str(office_spec.get(k)) for k in ("phone", "mailbox", "email")})
     session.flush()
-    rnd = data.get("round") or {}
+    rnd = _mapping(data.get("round"), "round")
+    start, end = _date(rnd, "start"), _date(rnd, "end")
+    if end < start:
+        raise DeploymentError(f"round: end {end} is before start {start}")
     round_ = _upsert(session, report, Round, {"name": _req(data, "round", "name")}, {
-        "office_id": office.id,
-        "start": _date(rnd, "start"),
-        "end": _date(rnd, "end"),
-        "handover_days": int(rnd.get("handover_days", 15)),
+        "office_id": office.id, "start": start, "end": end,
+        "handover_days": _number(rnd.get("handover_days", 15), int, "round: handover_days"),
     })
     session.flush()
-    for spec in data.get("units") or []:
+    for spec in _list(data.get("units"), "units"):
         _load_unit(session, report, spec, parent=None)
     session.flush()
-    for g in data.get("groups") or []:
+    for g in _list(data.get("groups"), "groups"):
         _load_group(session, report, round_, g)
-    for q in data.get("qrcodes") or []:
+    for q in _list(data.get("qrcodes"), "qrcodes"):
+        q = _mapping(q, "qrcodes")
         scene = _str(q.get("scene"))
         if not scene:
             raise DeploymentError(f"qrcodes: every entry needs a scene ({q!r})")
@@ -84,6 +92,7 @@ def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
 
 
 def _load_unit(session: Session, report: LoadReport, spec: dict, parent: Unit | None) -> None:
+    spec = _mapping(spec, "units")
     name = _str(spec.get("name"))
     if not name or "/" in name:
         raise DeploymentError(f"units: a unit needs a name without '/' ({spec!r})")
@@ -93,37 +102,53 @@ def _load_unit(session: Session, report: LoadReport, spec: dict, parent: Unit | 
     path = f"{parent.path}/{name}" if parent else name
     unit = _upsert(session, report, Unit, {"path": path}, {
         "name": name, "kind": kind, "parent_id": parent.id if parent else None,
-        "lat": _float(spec.get("lat")), "lng": _float(spec.get("lng")),
+        "lat": _number(spec.get("lat"), float, f"units: {name}: lat"),
+        "lng": _number(spec.get("lng"), float, f"units: {name}: lng"),
     })
     session.flush()
     have = {a.alias for a in unit.aliases}
-    for alias in spec.get("aliases") or []:
-        if str(alias) not in have:
-            unit.aliases.append(UnitAlias(alias=str(alias)))
+    for alias in _list(spec.get("aliases"), f"units: {name}: aliases"):
+        alias = str(alias).strip()
+        if len(alias) < 2:  # one character (青) would name a unit in half of all reports
+            raise DeploymentError(f"units: {name}: alias {alias!r} is too short (two characters at least)")
+        if alias not in have:
+            unit.aliases.append(UnitAlias(alias=alias))
+            have.add(alias)
             report.count("unit aliases", created=True)
-    for child in spec.get("children") or []:
+    for child in _list(spec.get("children"), f"units: {name}: children"):
         _load_unit(session, report, child, parent=unit)
 
 
 def _load_group(session: Session, report: LoadReport, round_: Round, spec: dict) -> None:
+    spec = _mapping(spec, "groups")
     code = _str(spec.get("code"))
     if not code or not spec.get("name"):
         raise DeploymentError(f"groups: every group needs a code and a name ({spec!r})")
     group = _upsert(session, report, Group, {"round_id": round_.id, "code": code},
                     {"name": str(spec["name"]), **{k: _str(spec.get(k)) for k in ("phone", "mailbox", "email")}})
     session.flush()
-    units = [_unit_by_path(session, p, f"groups: {code}") for p in spec.get("units") or []]
+    units = [_unit_by_path(session, p, f"groups: {code}") for p in _list(spec.get("units"), f"groups: {code}: units")]
     before = {u.id for u in group.units}
     if before != {u.id for u in units}:
         group.units = units
         report.count("group units", created=not before)
-    for member in spec.get("staff") or []:
+    for member in _list(spec.get("staff"), f"groups: {code}: staff"):
+        member = _mapping(member, f"groups: {code}: staff")
         login = _str(member.get("login"))
         role = member.get("role", "member")
         if not login or not member.get("name") or role not in STAFF_ROLES:
             raise DeploymentError(f"groups: {code}: staff need login, name and a role in {sorted(STAFF_ROLES)}")
-        home = _unit_by_path(session, member["home_unit"], f"staff {login}", create=True) \
-            if member.get("home_unit") else None
+        home = None
+        if member.get("home_unit") is not None:
+            path = member["home_unit"]
+            if not isinstance(path, str) or not path.strip() or path.strip("/") != path:
+                raise DeploymentError(f"staff {login}: home_unit must be a unit path like 柳溪镇/石门村, not {path!r}")
+            known = session.scalar(sa.select(Unit.id).where(Unit.path == path)) is not None
+            home = _unit_by_path(session, path, f"staff {login}", create=True)
+            if not known:
+                # Allowed (a home may lie outside the round's units), but shown: a typo here would
+                # silently defeat the conflict-of-interest rule.
+                report.outside.append(f"{login}: {path}")
         _upsert(session, report, Staff, {"login": login}, {
             "name": str(member["name"]), "role": role, "group_id": group.id,
             "home_unit_id": home.id if home else None,
@@ -170,7 +195,7 @@ def _upsert(session: Session, report: LoadReport, model, key: dict, values: dict
 
 
 def _req(data: dict, section: str, key: str) -> str:
-    value = (data.get(section) or {}).get(key)
+    value = _mapping(data.get(section), section).get(key)
     if not value:
         raise DeploymentError(f"{section}: {key} is required")
     return str(value)
@@ -186,9 +211,52 @@ def _date(spec: dict, key: str) -> date:
         raise DeploymentError(f"round: {key} must be a date like 2026-11-01, not {value!r}") from None
 
 
+def _mapping(value: Any, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DeploymentError(f"{where}: expected a mapping (key: value), not {value!r}")
+    return value
+
+
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DeploymentError(f"{where}: expected a list ([a, b] or - items), not {value!r}")
+    return value
+
+
+def _number(value: Any, kind: type, where: str):
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise DeploymentError(f"{where} must be a number, not {value!r}") from None
+
+
+def _check_unique(data: dict) -> None:
+    """Within one file: a group code once, a login in one group, a unit inspected by one group."""
+    codes, logins, inspected = set(), {}, {}
+    for g in data.get("groups") or []:
+        if not isinstance(g, dict):
+            continue  # reported where groups are loaded
+        code = str(g.get("code"))
+        if code in codes:
+            raise DeploymentError(f"groups: code {code} is used twice")
+        codes.add(code)
+        for member in g.get("staff") or []:
+            login = str(member.get("login")) if isinstance(member, dict) else None
+            if login in logins:
+                raise DeploymentError(f"staff {login} is listed in groups {logins[login]} and {code}")
+            logins[login] = code
+        units = g.get("units")
+        for path in units if isinstance(units, list) else []:
+            if str(path) in inspected:
+                raise DeploymentError(f"unit {path} is inspected by groups {inspected[str(path)]} and {code}")
+            inspected[str(path)] = code
+
+
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)

@@ -102,17 +102,27 @@ class Settings:
 
 
 def _dev_secrets(instance: Path) -> dict[str, str]:
+    """Secrets made once per instance folder for development. Random, the webhook token too: a
+    server started without APP_ENV by mistake must not accept pushes signed with a known token.
+    Several processes may start at once (gunicorn workers, the cron, a CLI): the file is
+    written privately and linked into place atomically, so all of them read the winner's keys."""
     path = instance / "dev-secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    instance.mkdir(parents=True, exist_ok=True)
-    values = {
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "IDENTITY_KEY": secrets.token_urlsafe(32),
-        "WECHAT_TOKEN": "mashang-dev-token",
-        "WECHAT_APPID": "wxdevmashang0001",
-        "WECHAT_SECRET": secrets.token_hex(16),
-    }
-    path.write_text(json.dumps(values, indent=2))
-    path.chmod(0o600)
-    return values
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        values = {
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "IDENTITY_KEY": secrets.token_urlsafe(32),
+            "WECHAT_TOKEN": secrets.token_urlsafe(16),
+            "WECHAT_APPID": "wxdevmashang0001",
+            "WECHAT_SECRET": secrets.token_hex(16),
+        }
+        tmp = instance / f".dev-secrets.{os.getpid()}.{secrets.token_hex(4)}"
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(json.dumps(values, indent=2))
+        try:
+            os.link(tmp, path)  # fails if another process linked its file first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return json.loads(path.read_text())

@@ -147,7 +147,7 @@ class _Client(WeChatClient):
                     return super()._request(method, url_or_endpoint, **{**kwargs, "params": params})
                 except WeChatClientException as exc:
                     if exc.errcode not in TOKEN_ERRORS or attempt == 2:
-                        raise _from_wechatpy(exc) from exc
+                        raise _from_wechatpy(exc) from None  # no chained URL in tracebacks
                     log.info("WeChat refused the access token (%s); refreshing once", exc.errcode)
                     self.refresh_token(stale=params.get("access_token"))
         raise AssertionError("unreachable")
@@ -169,9 +169,10 @@ def _transport_errors() -> Iterator[None]:
     except requests.RequestException as exc:
         # requests puts the whole URL in its messages: secret= and access_token= must not reach
         # logs or the database.
-        raise WeChatApiError(None, redact(f"{type(exc).__name__}: {exc}")) from exc
+        # `from None`: a chained requests error would print the URL in every traceback (logs, RQ).
+        raise WeChatApiError(None, redact(f"{type(exc).__name__}: {exc}")) from None
     except RedisError as exc:
-        raise WeChatApiError(None, f"token store unavailable: {exc}") from exc
+        raise WeChatApiError(None, f"token store unavailable: {exc}") from None
 
 
 _SECRET_PARAMS = re.compile(r"((?:secret|access_token|appsecret)=)[^&\s'\")]+", re.I)

@@ -135,8 +135,13 @@ def sweep_drafts() -> dict[str, int]:
                    Draft.updated_at < remind_before,
                    Conversation.last_inbound_at > window_open_after)).all()
         for draft, conv in to_remind:
-            draft.reminded_at = now  # set first: a retried sweep must not send twice
+            # Claimed first, and only if still unclaimed: a retried or overlapping sweep (two
+            # cron processes, a sweep outlasting its interval) never sends a reminder twice.
+            claimed = s.execute(sa.update(Draft).where(Draft.id == draft.id, Draft.reminded_at.is_(None))
+                                .values(reminded_at=now).execution_options(synchronize_session=False))
             s.commit()
+            if claimed.rowcount != 1:
+                continue
             openid = _openid_for(s, conv)
             if openid is None:
                 continue

@@ -42,9 +42,44 @@ def test_bad_files_get_clear_errors(runner, tmp_path):
          "qrcodes: [{scene: S1, group: G404}]"): "no group 'G404'",
         ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
          "units: [{name: 某镇, kind: city}]"): "kind must be one of",
+        "office: 县委巡察办\nround: {name: R, start: 2026-11-01, end: 2026-12-01}": "office: expected a mapping",
+        "office: {name: X}\nround: {name: R, start: 2026-12-01, end: 2026-11-01}": "end 2026-11-01 is before start",
+        "office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01, handover_days: 十五}":
+            "handover_days must be a number",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "units: [{name: 青石镇, aliases: 青石}]"): "aliases: expected a list",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "units: [{name: 青石镇, aliases: [青]}]"): "alias '青' is too short",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "units: [{name: 青石镇, lat: 北纬}]"): "lat must be a number",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\nunits: [青石镇]"):
+            "units: expected a mapping",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\nunits: [{name: 青石镇}]\n"
+         "groups: [{code: G1, name: 一组, units: [青石镇]}, {code: G1, name: 二组}]"): "code G1 is used twice",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\nunits: [{name: 青石镇}]\n"
+         "groups: [{code: G1, name: 一组, units: [青石镇]}, {code: G2, name: 二组, units: [青石镇]}]"):
+            "unit 青石镇 is inspected by groups G1 and G2",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "groups: [{code: G1, name: 一组, staff: [{login: li, name: 李, role: member}]},"
+         " {code: G2, name: 二组, staff: [{login: li, name: 李, role: member}]}]"): "staff li is listed in groups G1 and G2",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "groups: [{code: G1, name: 一组, staff: [{login: li, name: 李, role: member, home_unit: 12}]}]"):
+            "home_unit must be a unit path",
     }
     for i, (text, message) in enumerate(cases.items()):
         path = tmp_path / f"bad{i}.yaml"
         path.write_text(text, encoding="utf-8")
         result = runner.invoke(args=["deploy", "load", str(path)])
         assert result.exit_code != 0 and message in result.output, (text, result.output)
+
+
+def test_a_home_unit_outside_the_file_is_recorded_and_shown(runner, tmp_path):
+    path = tmp_path / "home.yaml"
+    path.write_text("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+                    "units: [{name: 新桥镇, aliases: [新桥, 新桥]}]\n"
+                    "groups: [{code: G7, name: 七组, units: [新桥镇],"
+                    " staff: [{login: li, name: 李, role: member, home_unit: 柳西镇/石门村}]}]\n", encoding="utf-8")
+    out = runner.invoke(args=["deploy", "load", str(path)]).output
+    assert "created unit aliases: 1" in out  # the repeated alias once
+    assert "home units not among the file's units, recorded (check the spelling): li: 柳西镇/石门村" in out
+    assert "nothing changed" in runner.invoke(args=["deploy", "load", str(path)]).output

@@ -1,6 +1,8 @@
 """Configuration: secrets required outside development; development generates its own once."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.identity import IdentityVault
@@ -51,3 +53,20 @@ def test_identity_is_encrypted_and_key_bound():
     assert vault.openid_hash("oOPENID123") != IdentityVault("k2").openid_hash("oOPENID123")
     with pytest.raises(ValueError, match="IDENTITY_KEY"):
         IdentityVault("k2").decrypt(token)
+
+
+def test_processes_starting_together_share_one_set_of_dev_secrets(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from core.settings import Settings; "
+            "s = Settings.from_env({'APP_ENV': 'development'}, instance_path=sys.argv[1]); "
+            "print(s.identity_key, s.wechat_token)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parent.parent) for _ in range(6)]
+    seen = {p.communicate(timeout=30)[0].strip() for p in procs}
+    assert len(seen) == 1 and all(p.returncode == 0 for p in procs)
+    assert "mashang-dev-token" not in seen.pop()  # the webhook token is random, not a public constant
+    secrets_file = tmp_path / "dev-secrets.json"
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]  # no temporary files left

@@ -276,3 +276,8 @@ def test_unreachable_api_error_never_carries_the_secret():
     text = str(err.value)
     assert err.value.errcode is None and err.value.retryable
     assert text.startswith("WeChat API unreachable:") and "topsecret123" not in text and "secret=***" in text
+    # Nor does the traceback a log or RQ prints: no chained requests error with the URL in it.
+    import traceback
+
+    printed = "".join(traceback.format_exception(err.value))
+    assert "topsecret123" not in printed and err.value.__cause__ is None
