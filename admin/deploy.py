@@ -71,6 +71,7 @@ def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
     session.flush()
     for g in _list(data.get("groups"), "groups"):
         _load_group(session, report, round_, g)
+    _detach_unlisted_staff(session, report, round_, data)
     for q in _list(data.get("qrcodes"), "qrcodes"):
         q = _mapping(q, "qrcodes")
         scene = _str(q.get("scene"))
@@ -153,6 +154,18 @@ def _load_group(session: Session, report: LoadReport, round_: Round, spec: dict)
             "name": str(member["name"]), "role": role, "group_id": group.id,
             "home_unit_id": home.id if home else None,
         })
+    session.flush()
+
+
+def _detach_unlisted_staff(session: Session, report: LoadReport, round_: Round, data: dict) -> None:
+    """A member the file no longer lists in this round's groups leaves the group (no new cases,
+    no group work); the staff record and its history stay."""
+    listed = {str(m.get("login")) for g in data.get("groups") or [] for m in g.get("staff") or []}
+    groups = sa.select(Group.id).where(Group.round_id == round_.id)
+    for member in session.scalars(sa.select(Staff).where(Staff.group_id.in_(groups))):
+        if member.login not in listed:
+            member.group_id = None
+            report.count("staff removed from their group", created=False)
     session.flush()
 
 

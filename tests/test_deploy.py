@@ -83,3 +83,16 @@ def test_a_home_unit_outside_the_file_is_recorded_and_shown(runner, tmp_path):
     assert "created unit aliases: 1" in out  # the repeated alias once
     assert "home units not among the file's units, recorded (check the spelling): li: 柳西镇/石门村" in out
     assert "nothing changed" in runner.invoke(args=["deploy", "load", str(path)]).output
+
+
+def test_a_member_left_out_of_the_file_leaves_the_group(runner, db, tmp_path):
+    text = open("deploy/demo.yaml", encoding="utf-8").read()
+    path = tmp_path / "demo.yaml"
+    path.write_text(text.replace("      - {name: 张组长, role: leader, home_unit: 柳溪镇/石门村, login: zhang}\n", ""),
+                    encoding="utf-8")
+    out = runner.invoke(args=["deploy", "load", str(path)]).output
+    assert "updated staff removed from their group: 1" in out, out
+    db.expire_all()
+    zhang = db.scalar(sa.select(Staff).where(Staff.login == "zhang"))
+    assert zhang.group_id is None and zhang.home_unit.path == "柳溪镇/石门村"  # kept, out of the group
+    assert "nothing changed" in runner.invoke(args=["deploy", "load", str(path)]).output
