@@ -109,9 +109,12 @@ class Router:
             evidence["group"] = "out of scope: office queue"
         elif unit_id is not None and (group := inspecting_group(s, gaz, unit_id, today)) is not None:
             evidence["group"] = "inspects the unit"
-        elif qr is not None and qr.group_id is not None:
+        elif qr is not None and qr.group_id is not None and qr.round.start <= today <= qr.round.end:
             group = s.get(Group, qr.group_id)
             evidence["group"] = "qr code's group"
+        elif qr is not None and qr.group_id is not None:
+            # A poster left up after its round: that group has gone home.
+            evidence["group"] = f"qr code's round ended {qr.round.end}: office queue"
         else:
             evidence["group"] = "no group: office queue"
 

@@ -254,3 +254,18 @@ def test_staff_corrections_retrain_the_model_overnight(app, db, runner):
 
         assert router().model.version == version  # the next case is routed by it
         assert retrain_if_corrected() is None  # nothing new since
+
+
+def test_a_poster_left_up_after_its_round_sends_reports_to_the_office(app, db):
+    from datetime import date
+
+    from core.models import QrCode
+    from routing.jobs import router
+
+    qr = db.scalar(sa.select(QrCode).where(QrCode.scene == "G1-baisha"))
+    with app.app_context():
+        during = router().decide(db, "这里的路灯坏了三个月", qr, today=date(2026, 12, 1))
+        after = router().decide(db, "这里的路灯坏了三个月", qr, today=date(2027, 2, 1))
+    assert (during.group, during.evidence["group"]) == ("G1", "inspects the unit")
+    assert after.group is None and after.evidence["group"] == "qr code's round ended 2026-12-31: office queue"
+    assert after.unit == "青石镇/白沙村"  # the poster still says where
