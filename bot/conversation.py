@@ -126,7 +126,12 @@ def greeting(arrival: Arrival) -> str:
     """Welcome with the group's name, what the round is about and the group's public contact
     (the office's for a poster without a group, or when there is no poster)."""
     p, o = arrival.poster, arrival.office
-    if p is not None:
+    if p is not None and _date(p.round_end) < today():
+        # A poster left up after its round: the group has gone; the office takes reports.
+        contact = _contact(o.office_phone, o.office_mailbox, o.office_email) if o is not None else None
+        text = texts.greeting(o.office_name if o else None, None, None, None, contact)
+        text += "\n" + texts.round_over(p.round_name)
+    elif p is not None:
         own = "group" if p.group_name else "office"
         source = p if own == "group" else o
         contact = _contact(*(getattr(source, f"{own}_{f}", None) for f in ("phone", "mailbox", "email"))) \
@@ -222,6 +227,14 @@ def _anonymous_case(s: Session, tracking_no: str, code: str) -> str:
     latest = f"\n最新进展（{local_date_str(public[-1].at)}）：{public[-1].note}" if public and public[-1].note else ""
     return (f"受理编号：{case.tracking_no}\n反映时间：{local_date_str(case.created_at)}\n"
             f"状态：{status_label(case.status)}{latest}")
+
+
+def today() -> date:
+    """Today in Beijing (tests move it)."""
+    from core.db import utcnow
+    from intake.clock import local
+
+    return local(utcnow()).date()
 
 
 def _date(value) -> date:

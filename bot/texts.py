@@ -42,6 +42,10 @@ def greeting(group_name: str | None, round_name: str | None, period: str | None,
     return "\n".join(lines)
 
 
+def round_over(round_name: str) -> str:
+    return f"这张二维码所属的{round_name}已经结束，您的反映将由巡察办受理。"
+
+
 def captured(kind: str, text: str | None) -> str:
     """The echo of one piece: what was understood, and the options. It depends on the message
     only, so the webhook can store it with the message in one step."""
