@@ -40,6 +40,7 @@ _WRAPPING = re.compile(rf"^[\s{_QUOTES}]+|[\s{_QUOTES}。!,.;?~…·]+$")
 _TRACKING = re.compile(r"XC\d{6,}", re.I)
 _QUERY_CODE = re.compile(r"(XC\d{6,})(?:[\s,:;、/]|查询码|查询|编号|码)*([0-9A-Za-z]{4,12})(?![0-9A-Za-z])", re.I)
 QUERY_TEXT_CHARS = 60
+QUERY_LIMIT = 10  # tracking number + query code lookups per conversation per hour
 _NAMED = re.compile(r"^实名\s*[:：]?\s*(\S{1,20}?)\s*[,，\s]\s*(1\d{10}|0\d{2,3}-?\d{7,8})$")
 
 
@@ -180,7 +181,14 @@ def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, 
         return texts.HELP
     if _is_query(text):
         m = _QUERY_CODE.search(text)
-        return _anonymous_case(s, m.group(1).upper(), m.group(2)) if m else texts.QUERY_FORMAT
+        if m is None:
+            return texts.QUERY_FORMAT
+        from core.app import limiter
+
+        # Each check costs ~13 ms of PBKDF2: a flood of guesses is refused, not computed.
+        if not limiter().allow(f"query:{conv.id}", QUERY_LIMIT, 3600):
+            return texts.QUERY_LIMITED
+        return _anonymous_case(s, m.group(1).upper(), m.group(2))
     if m := _NAMED.match(text):
         return texts.named_set(drafts.set_named(s, conv, vault, m.group(1), m.group(2)).entry_count > 0)
     if text in NAMED_WORDS:

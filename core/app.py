@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from core.db import Database
 from core.identity import IdentityVault
 from core.jobs import Jobs
+from core.ratelimit import RateLimiter
 from core.settings import Settings
 
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["db"] = Database(settings.database_url)
     app.extensions["vault"] = IdentityVault(settings.identity_key)
     app.extensions["jobs"] = Jobs(app, settings)
+    app.extensions["limiter"] = RateLimiter(app.extensions["jobs"].redis)
     app.teardown_appcontext(_close_session)
 
     from bot import bp as bot_bp
@@ -67,6 +69,10 @@ def wechat_api():
         api = WeChatApi(cfg.wechat_appid, cfg.wechat_secret, cfg.wechat_api_base, redis=jobs().redis)
         current_app.extensions["wechat_api"] = api
     return api
+
+
+def limiter() -> RateLimiter:
+    return current_app.extensions["limiter"]
 
 
 def database() -> Database:

@@ -452,3 +452,16 @@ def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, monkeypa
     greeting = citizen.scan("G1-baisha")
     assert greeting.startswith("您好！这里是示范县委巡察办。") and "已经结束" in greeting
     assert "县委第一巡察组" not in greeting and "正在开展" not in greeting and "0734-1234500" in greeting
+
+
+def test_query_code_guesses_are_limited(citizen, make_citizen):
+    from bot.conversation import QUERY_LIMIT
+
+    citizen.say("石门村修路的工程款被村干部挪用，路修了一半就停了")
+    reply = citizen.say("匿名提交")
+    number, code = tracking_no(reply), re.search(r"查询码：([0-9A-Z]+)", reply).group(1)
+    guesser = make_citizen("oGUESS000000000000000000001")
+    for i in range(QUERY_LIMIT):
+        assert "没有查到" in guesser.say(f"查询 {number} WRONG{i:03d}")
+    assert "查询过于频繁" in guesser.say(f"查询 {number} {code}")  # refused before any check
+    assert citizen.say(f"查询 {number} {code}").startswith(f"受理编号：{number}")  # others unaffected
