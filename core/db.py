@@ -28,7 +28,8 @@ def utcnow() -> datetime:
 
 def make_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"timeout": 15, "check_same_thread": False},
+                                  hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # WAL lets the job thread write beside requests
@@ -42,7 +43,9 @@ def make_engine(url: str) -> sa.Engine:
     # No pre-ping: it costs a round trip per request. A connection that died with the server
     # fails its request (503, WeChat retries) and the pool drops every connection of that age.
     # skip_autocommit_rollback: the webhook's autocommit statements need no ROLLBACK on return.
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_recycle=1800, skip_autocommit_rollback=True)
+    # hide_parameters: an error logged must not carry a report's text or a hashed openid.
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_recycle=1800, skip_autocommit_rollback=True,
+                            hide_parameters=True)
 
 
 class Database:
@@ -72,17 +75,31 @@ class Database:
         if sql is None:
             sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
         fairy = self.engine.raw_connection()
+        driver = self.engine.dialect.loaded_dbapi
         try:
             dbapi = fairy.driver_connection
-            dbapi.autocommit = True
             try:
+                dbapi.autocommit = True
                 from psycopg.rows import namedtuple_row
 
                 cur = dbapi.cursor(row_factory=namedtuple_row)
                 cur.execute(sql, params)
-                return cur.fetchone() if cur.description else None
-            finally:
+                row = cur.fetchone() if cur.description else None
                 dbapi.autocommit = False
+                return row
+            except driver.Error as exc:
+                # As SQLAlchemy would: a dead connection leaves the pool, and callers see the
+                # DBAPIError they handle elsewhere (the webhook answers 503, WeChat retries).
+                gone = self.engine.dialect.is_disconnect(exc, dbapi, None)
+                if gone:  # the server went away: every pooled connection is suspect, as in SQLAlchemy
+                    self.engine.pool._invalidate(fairy, exc)
+                else:
+                    try:
+                        dbapi.autocommit = False
+                    except driver.Error:
+                        fairy.invalidate(exc)
+                raise sa.exc.DBAPIError.instance(sql, params, exc, driver.Error, hide_parameters=True,
+                                                 connection_invalidated=gone) from exc
         finally:
             fairy.close()
 

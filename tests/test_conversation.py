@@ -422,12 +422,15 @@ def test_the_sweep_does_not_remind_an_empty_draft(citizen, db, runner, fake_wech
     assert "'reminded': 0" in runner.invoke(args=["drafts", "sweep"]).output
 
 
-def test_a_download_whose_draft_is_cancelled_meanwhile_ends_quietly(citizen, db, app, monkeypatch):
+def test_a_download_whose_draft_is_cancelled_meanwhile_ends_quietly(citizen, db, app, monkeypatch, run_jobs):
     from core.wechat_api import Media
     from intake import jobs as intake_jobs
 
     citizen.image("CANCELLED1")
+    run_jobs()  # the job the push queued has run (the fake WeChat has no such media: invalid)
     att_id = db.scalar(sa.select(Attachment.id).where(Attachment.media_id == "CANCELLED1"))
+    db.execute(sa.update(Attachment).where(Attachment.id == att_id).values(status="pending"))
+    db.commit()  # as if WeChat had not answered yet
 
     class CancelWhileDownloading:  # the citizen sends 取消 while WeChat sends the file
         def download_media(self, media_id):

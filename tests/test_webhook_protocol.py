@@ -206,3 +206,24 @@ def test_aes_garbage_envelope_is_400(citizen, db):
     r = citizen.client.post(f"/wechat?{query}", data=b"<xml><Encrypt>%%%</Encrypt>", content_type="text/xml")
     assert r.status_code in (400, 403)
     assert count(db, InboundMessage) == 0
+
+
+def test_postgres_dropping_the_connections_gives_503_then_the_retry_is_stored(citizen, db, app):
+    """Not a mock: the server ends every other session (a restart, a failover), the pooled
+    connections of the webhook's one-statement path are dead."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (TEST_DATABASE_URL)")
+    citizen.say("先说一句，建立连接池里的连接")
+    db.commit()  # the session's connection goes back to the pool too
+    admin = sa.create_engine(db.get_bind().url, poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        killed = conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+    admin.dispose()
+    assert killed  # the pool held at least one connection, now dead
+    time.sleep(0.2)  # the backends exit
+    xml = sim.text(OPENID, "镇上修路的工程款被挪用，路修了一半就停了", 9300)
+    r = citizen.push(xml)  # checks out a pooled connection the server has closed
+    assert r.status_code == 503 and "retry" in r.get_data(as_text=True), r.get_data(as_text=True)
+    assert "已记录" in citizen.send(xml)  # WeChat's retry: answered, stored once
+    assert count(db, InboundMessage) == 2
