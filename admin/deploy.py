@@ -144,11 +144,11 @@ def _load_group(session: Session, report: LoadReport, round_: Round, spec: dict)
             path = member["home_unit"]
             if not isinstance(path, str) or not path.strip() or path.strip("/") != path:
                 raise DeploymentError(f"staff {login}: home_unit must be a unit path like 柳溪镇/石门村, not {path!r}")
-            known = session.scalar(sa.select(Unit.id).where(Unit.path == path)) is not None
-            home = _unit_by_path(session, path, f"staff {login}", create=True)
-            if not known:
+            home = session.scalar(sa.select(Unit).where(Unit.path == path))
+            if home is None:
                 # Allowed (a home may lie outside the round's units), but shown: a typo here would
                 # silently defeat the conflict-of-interest rule.
+                home = _unit_by_path(session, path, f"staff {login}", create=True)
                 report.outside.append(f"{login}: {path}")
         _upsert(session, report, Staff, {"login": login}, {
             "name": str(member["name"]), "role": role, "group_id": group.id,

@@ -18,6 +18,7 @@ from core.identity import IdentityVault
 from core.models import Group
 from intake import drafts
 from intake.cases import EmptyDraft, cases_of, find_case, status_label, submit_draft
+from intake import clock
 from intake.clock import local_date_str
 from intake.capture import Arrival, Piece
 from intake.drafts import ConversationRef
@@ -28,7 +29,7 @@ ANONYMOUS_WORDS = {ANONYMOUS, "匿名反映", "我要匿名", "匿名举报"}
 ANONYMOUS_SUBMIT = "匿名提交"
 NAMED_WORDS = {NAMED, "实名反映", "实名举报", "我要实名"}
 QUERY_WORDS = {QUERY, "进度", "查询进度"}
-HELP_WORDS = {HELP, "?", "？", "help"}
+HELP_WORDS = {HELP, "?", "help"}  # compared after `_normal`: ？ and ＨＥＬＰ fold into these
 # Menu buttons (CLICK events) map onto the same words.
 MENU_KEYS = {"REPORT_HELP": HELP, "QUERY": QUERY, "SUBMIT": SUBMIT}
 # Quotes and brackets the citizen copies from the bot's 回复「提交」, and punctuation around a word.
@@ -50,9 +51,8 @@ def piece_of(msg) -> Piece | None:
     unsupported type."""
     if msg.type == "text":
         text = (msg.content or "").strip()
-        if len(_normal(text)) >= MIN_REPORT_CHARS and not _is_command(_normal(text)):
-            return Piece("text", text)
-        return None
+        normal = _normal(text)
+        return Piece("text", text) if len(normal) >= MIN_REPORT_CHARS and not _is_command(normal) else None
     if msg.type == "voice":
         recognition = (msg.recognition or "").strip()
         if recognition and _is_command(_normal(recognition)):
@@ -79,13 +79,12 @@ def handle(s: Session, vault: IdentityVault, msg) -> str | None:
         return _event(s, vault, msg)
     if msg._data.get("MsgType") == "event":
         return None  # an event wechatpy does not know (subscribe_msg_popup_event …): no answer
-    if msg.type == "voice":  # a spoken command (see `piece_of`): its recognised text
-        conv = drafts.touch_conversation(s, vault, msg.source)
-        return _text(s, vault, conv, msg.source, (msg.recognition or "").strip())
-    if msg.type != "text":
+    if msg.type not in ("text", "voice"):
         return texts.UNSUPPORTED
+    # A text, or a spoken command (see `piece_of`): its recognised text.
+    words = msg.content if msg.type == "text" else msg.recognition
     conv = drafts.touch_conversation(s, vault, msg.source)
-    return _text(s, vault, conv, msg.source, (msg.content or "").strip())
+    return _text(s, vault, conv, msg.source, (words or "").strip())
 
 
 def _normal(text: str) -> str:
@@ -94,10 +93,7 @@ def _normal(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).strip()
     if folded == "?":
         return folded  # 帮助
-    previous = None
-    while previous != folded:
-        previous, folded = folded, _WRAPPING.sub("", folded)
-    return folded.casefold()
+    return _WRAPPING.sub("", folded).casefold()  # one pass takes both ends
 
 
 def _is_query(text: str) -> bool:
@@ -127,7 +123,7 @@ def greeting(arrival: Arrival) -> str:
     """Welcome with the group's name, what the round is about and the group's public contact
     (the office's for a poster without a group, or when there is no poster)."""
     p, o = arrival.poster, arrival.office
-    if p is not None and _date(p.round_end) < today():
+    if p is not None and _date(p.round_end) < clock.today():
         # A poster left up after its round: the group has gone; the office takes reports.
         contact = _contact(o.office_phone, o.office_mailbox, o.office_email) if o is not None else None
         text = texts.greeting(o.office_name if o else None, None, None, None, contact)
@@ -235,14 +231,6 @@ def _anonymous_case(s: Session, tracking_no: str, code: str) -> str:
     latest = f"\n最新进展（{local_date_str(public[-1].at)}）：{public[-1].note}" if public and public[-1].note else ""
     return (f"受理编号：{case.tracking_no}\n反映时间：{local_date_str(case.created_at)}\n"
             f"状态：{status_label(case.status)}{latest}")
-
-
-def today() -> date:
-    """Today in Beijing (tests move it)."""
-    from core.db import utcnow
-    from intake.clock import local
-
-    return local(utcnow()).date()
 
 
 def _date(value) -> date:

@@ -74,33 +74,27 @@ class Database:
         sql = self._compiled.get(stmt)
         if sql is None:
             sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
-        fairy = self.engine.raw_connection()
-        driver = self.engine.dialect.loaded_dbapi
-        try:
-            dbapi = fairy.driver_connection
-            try:
-                dbapi.autocommit = True
-                from psycopg.rows import namedtuple_row
+        from psycopg.rows import namedtuple_row
 
-                cur = dbapi.cursor(row_factory=namedtuple_row)
-                cur.execute(sql, params)
-                row = cur.fetchone() if cur.description else None
-                dbapi.autocommit = False
-                return row
-            except driver.Error as exc:
-                # As SQLAlchemy would: a dead connection leaves the pool, and callers see the
-                # DBAPIError they handle elsewhere (the webhook answers 503, WeChat retries).
-                gone = self.engine.dialect.is_disconnect(exc, dbapi, None)
-                if gone:  # the server went away: every pooled connection is suspect, as in SQLAlchemy
-                    self.engine.pool._invalidate(fairy, exc)
-                else:
-                    try:
-                        dbapi.autocommit = False
-                    except driver.Error:
-                        fairy.invalidate(exc)
-                raise sa.exc.DBAPIError.instance(sql, params, exc, driver.Error, hide_parameters=True,
-                                                 connection_invalidated=gone) from exc
+        fairy = self.engine.raw_connection()
+        dbapi, driver = fairy.driver_connection, self.engine.dialect.loaded_dbapi
+        try:
+            dbapi.autocommit = True
+            cur = dbapi.cursor(row_factory=namedtuple_row)
+            cur.execute(sql, params)
+            return cur.fetchone() if cur.description else None
+        except driver.Error as exc:
+            # As SQLAlchemy does: callers see the DBAPIError they handle (the webhook answers
+            # 503, WeChat retries), and when the server went away every pooled connection of
+            # that age is dropped, not only this one.
+            gone = self.engine.dialect.is_disconnect(exc, dbapi, None)
+            if gone:
+                self.engine.pool._invalidate(fairy, exc)
+            raise sa.exc.DBAPIError.instance(sql, params, exc, driver.Error, hide_parameters=True,
+                                             connection_invalidated=gone) from exc
         finally:
+            if fairy.is_valid:
+                dbapi.autocommit = False
             fairy.close()
 
     def dispose(self) -> None:

@@ -10,6 +10,7 @@ from core.db import utcnow
 from core.identity import IdentityVault, check_query_code, hash_query_code, new_query_code
 from core.models import Attachment, Case, CaseEvent, CaseStatus, Draft, DraftEntry, QrCode, Reporter, Round
 from core.models.case import NO_TEXT
+from intake import clock
 from intake.clock import local
 from intake.drafts import draft_texts, summary
 
@@ -119,6 +120,6 @@ def _reporter(s: Session, vault: IdentityVault, openid: str) -> Reporter:
 
 
 def _current_round_id(s: Session) -> int | None:
-    today = local(utcnow()).date()  # rounds run on Beijing dates
+    today = clock.today()
     return s.scalar(sa.select(Round.id).where(Round.start <= today, Round.end >= today)
                     .order_by(Round.start.desc()).limit(1))

@@ -46,6 +46,13 @@ def fetch_new_media() -> int:
 CLAIM_TIMEOUT = timedelta(minutes=10)  # a download claimed longer ago than this was lost
 
 
+def _claimable(now):
+    """Downloads to try: waiting, failed for a reason that may pass, or claimed and lost."""
+    return sa.and_(Attachment.media_id.is_not(None), sa.or_(
+        Attachment.status.in_(("pending", "failed")),
+        sa.and_(Attachment.status == "fetching", Attachment.claimed_at < now - CLAIM_TIMEOUT)))
+
+
 def download_media(attachment_id: int) -> str:
     """Fetch one attachment's media. The row is claimed first (one UPDATE), so two workers never
     fetch the same file; a claim left by a crashed worker expires after CLAIM_TIMEOUT."""
@@ -53,9 +60,7 @@ def download_media(attachment_id: int) -> str:
     with database().session() as s:
         claimed = s.execute(
             sa.update(Attachment)
-            .where(Attachment.id == attachment_id, Attachment.media_id.is_not(None),
-                   sa.or_(Attachment.status.in_(("pending", "failed")),
-                          sa.and_(Attachment.status == "fetching", Attachment.claimed_at < now - CLAIM_TIMEOUT)))
+            .where(Attachment.id == attachment_id, _claimable(now))
             .values(status="fetching", claimed_at=now, attempts=Attachment.attempts + 1)
             .returning(Attachment.media_id)).first()
         s.commit()
@@ -89,9 +94,7 @@ def requeue_pending_media(older_than_s: int = 60) -> int:
     now = utcnow()
     with database().session() as s:
         ids = list(s.scalars(sa.select(Attachment.id).where(
-            Attachment.media_id.is_not(None),
-            sa.or_(Attachment.status.in_(("pending", "failed")),
-                   sa.and_(Attachment.status == "fetching", Attachment.claimed_at < now - CLAIM_TIMEOUT)),
+            _claimable(now),
             Attachment.created_at < now - timedelta(seconds=older_than_s),
             Attachment.created_at > now - timedelta(days=3),
             Attachment.attempts < 10,

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from core.app import database, settings
 from core.models import Case, QrCode
-from routing.jobs import confirmed_rows
+from routing.jobs import train_and_save, training_rows
 
 routing_cli = AppGroup("routing", help="Classify and route reports.")
 OFFICE = {"office", "-"}  # the expected group of a report for the office's queue
@@ -49,10 +49,10 @@ def evaluate(path: str) -> None:
         rows = list(reader)
     right, total, unknown = Counter(), Counter(), Counter()
     confusion: dict[str, Counter] = defaultdict(Counter)
-    from routing.service import Router
+    from routing.places import Gazetteer
 
     with database().session() as s:
-        gaz = Router.gazetteer(s)  # once for the whole file
+        gaz = Gazetteer.load(s)  # once for the whole file
         scenes = dict(s.execute(sa.select(QrCode.scene, QrCode.id)).all())
         for row in rows:
             scene = (row.get("qr") or "").strip() or None
@@ -97,18 +97,11 @@ def _table(col: str, cells: Counter) -> None:
 def train_cmd(shipped: bool) -> None:
     """Train kind and domain models on the project's examples plus the cases whose labels staff
     confirmed; the new model becomes this instance's current one."""
-    from routing import model, segment
-    from routing.taxonomy import load_taxonomy
+    from routing import model
 
-    segment.load_user_words(load_taxonomy().user_words)
-    rows, confirmed = model.read_examples(), 0
-    if not shipped:
-        with database().session() as s:
-            staff_rows = confirmed_rows(s)
-        rows, confirmed = rows + staff_rows, len(staff_rows)
-    bundle = model.train(rows)
+    rows, confirmed = training_rows(with_staff=not shipped)
     folder = model.SHIPPED if shipped else settings().instance_path / "models"
-    path = bundle.save(folder)
+    bundle, path = train_and_save(rows, folder)
     click.echo(f"trained {bundle.version} on {len(rows)} examples ({confirmed} confirmed by staff) → {path}")
 
 

@@ -65,22 +65,38 @@ def confirmed_rows(s) -> list[dict[str, str]]:
                                                 .where(Case.labels_confirmed.is_(True)).order_by(Case.id))]
 
 
+def training_rows(with_staff: bool = True) -> tuple[list[dict[str, str]], int]:
+    """The project's examples, plus (unless only the shipped model is wanted) the cases staff
+    confirmed; returns the rows and how many came from staff."""
+    from routing import model
+
+    rows, staff_rows = model.read_examples(), []
+    if with_staff:
+        with database().session() as s:
+            staff_rows = confirmed_rows(s)
+    return rows + staff_rows, len(staff_rows)
+
+
+def train_and_save(rows: list[dict[str, str]], folder):
+    """Train on `rows` (with jieba's domain words loaded) and make the model `folder`'s current."""
+    from routing import model
+
+    _taxonomy()
+    bundle = model.train(rows)
+    return bundle, bundle.save(folder)
+
+
 def retrain_if_corrected() -> str | None:
     """Nightly: retrain on the examples plus the staff-confirmed cases when these changed since
     the current model (so corrections improve routing without anyone running a command).
     Returns the new version, or None when the current model already saw every confirmation."""
     from routing import model
 
-    with database().session() as s:
-        staff_rows = confirmed_rows(s)
-    if not staff_rows:
+    rows, from_staff = training_rows()
+    if not from_staff:
         return None  # the shipped model has seen everything there is
-    rows = model.read_examples() + staff_rows
     folder = settings().instance_path / "models"
     current = model.current(folder)
     if current is not None and current.stem.endswith(f"-{model.digest(rows)}"):
         return None
-    _taxonomy()  # jieba's user words, as `flask routing train` has them
-    bundle = model.train(rows)
-    bundle.save(folder)
-    return bundle.version
+    return train_and_save(rows, folder)[0].version

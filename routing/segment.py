@@ -30,7 +30,7 @@ _lock = threading.Lock()
 _tokenizer: "jieba.Tokenizer | None" = None
 _user_words: set[str] = set()
 # A token worth keeping has a letter, digit or CJK character (not only spaces or punctuation).
-_CONTENT = re.compile(r"[^\W_]")
+CONTENT = re.compile(r"[^\W_]")
 
 
 def _read_userdict(path: Path) -> list[tuple[str, int | None]]:
@@ -94,4 +94,4 @@ def tokens(text: str) -> list[str]:
     """Segment `text` into words, dropping whitespace and punctuation tokens."""
     if not text:
         return []
-    return [t for t in tokenizer().lcut(text, HMM=HMM) if _CONTENT.search(t)]
+    return [t for t in tokenizer().lcut(text, HMM=HMM) if CONTENT.search(t)]

@@ -5,7 +5,6 @@ applies a decision to a stored case, once. Runs without Flask: the caller passes
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
@@ -15,7 +14,8 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.models import Attachment, Case, CaseEvent, CaseStatus, Group, QrCode
 from core.models.case import NO_TEXT
-from intake.clock import local
+from intake import clock
+from routing.segment import CONTENT
 from routing.cluster import cluster_size, find_cluster
 from routing.groups import choose_assignee, inspecting_group
 from routing.model import ModelBundle
@@ -26,17 +26,11 @@ from routing.taxonomy import Taxonomy
 
 # Fewer letters/digits/CJK characters than this and there is nothing to classify.
 MIN_CHARS = 2
-_CONTENT = re.compile(r"[^\W_]")
 
 
 def has_words(text: str | None) -> bool:
     """Whether a report says anything in words (not only a photo, a voice or a location)."""
-    return len(_CONTENT.findall((text or "").replace(NO_TEXT, ""))) >= MIN_CHARS
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today in Beijing time: rounds start and end on Beijing dates; the database keeps UTC."""
-    return local(now or utcnow()).date()
+    return len(CONTENT.findall((text or "").replace(NO_TEXT, ""))) >= MIN_CHARS
 
 
 @dataclass
@@ -61,16 +55,11 @@ class Router:
         self.model = model
         self.taxonomy = taxonomy
 
-    @staticmethod
-    def gazetteer(s: Session) -> Gazetteer:
-        """The round's units, their names also made jieba words (idempotent, cheap when known)."""
-        return Gazetteer.load(s)
-
     def decide(self, s: Session, text: str, qr: QrCode | None = None,
                location: tuple[float, float] | None = None, today: date | None = None,
                gaz: Gazetteer | None = None) -> Decision:
-        today = today or local_today()
-        gaz = gaz or self.gazetteer(s)
+        today = today or clock.today()
+        gaz = gaz or Gazetteer.load(s)
         evidence: dict = {"model_version": self.model.version}
 
         # 1. Classify: the model, unless a strong signal overrules it. A report without words
@@ -109,7 +98,7 @@ class Router:
             evidence["group"] = "out of scope: office queue"
         elif unit_id is not None and (group := inspecting_group(s, gaz, unit_id, today)) is not None:
             evidence["group"] = "inspects the unit"
-        elif qr is not None and qr.group_id is not None and qr.round.start <= today <= qr.round.end:
+        elif qr is not None and qr.group_id is not None and qr.round.runs_on(today):
             group = s.get(Group, qr.group_id)
             evidence["group"] = "qr code's group"
         elif qr is not None and qr.group_id is not None:
@@ -140,9 +129,9 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
         return None
     location = s.execute(sa.select(Attachment.lat, Attachment.lng).where(
         Attachment.case_id == case.id, Attachment.kind == "location").limit(1)).first()
-    gaz = router.gazetteer(s)
+    gaz = Gazetteer.load(s)
     decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None,
-                             local_today(now), gaz)
+                             clock.today(now), gaz)
     case.kind, case.domain, case.model_version = decision.kind, decision.domain, router.model.version
     case.unit_id = decision.unit_id if decision.unit_id is not None else case.unit_id
     case.group_id = decision.group_id

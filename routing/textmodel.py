@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,7 +54,6 @@ FORMAT = 1  # layout of the saved file
 WORD_CHARS = 200
 CHAR_CHARS = 600
 HEADLINE_CHARS = 60
-_CONTENT = re.compile(r"[^\W_]")  # a feature worth showing has a letter, digit or CJK char
 
 
 def join_subject(subject: str, body: str) -> str:
@@ -238,7 +236,7 @@ class TextModel:
         contrib = row.data * self._coef[j, row.indices]
         total: dict[str, float] = {}
         for name, c in zip(self._names[row.indices], contrib):
-            if c > 0 and _CONTENT.search(name):
+            if c > 0 and segment.CONTENT.search(name):  # a letter, digit or CJK char
                 total[name] = total.get(name, 0.0) + float(c)
         return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 

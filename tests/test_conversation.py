@@ -449,9 +449,9 @@ def test_a_download_whose_draft_is_cancelled_meanwhile_ends_quietly(citizen, db,
 def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, monkeypatch):
     from datetime import date
 
-    from bot import conversation
+    from intake import clock
 
-    monkeypatch.setattr(conversation, "today", lambda: date(2027, 2, 1))
+    monkeypatch.setattr(clock, "today", lambda now=None: date(2027, 2, 1))
     greeting = citizen.scan("G1-baisha")
     assert greeting.startswith("您好！这里是示范县委巡察办。") and "已经结束" in greeting
     assert "县委第一巡察组" not in greeting and "正在开展" not in greeting and "0734-1234500" in greeting

@@ -37,6 +37,9 @@ class Round(Base):
     office: Mapped[Office] = relationship()
     groups: Mapped[list["Group"]] = relationship(back_populates="round")
 
+    def runs_on(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
 
 class Unit(Base):
     """被巡察单位: a tree (township → village); `path` joins names with "/"."""
