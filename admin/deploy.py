@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from core.models import Group, Office, QrCode, Round, Staff, Unit, UnitAlias
 
 UNIT_KINDS = {"township", "village", "community", "department"}
@@ -72,11 +73,15 @@ def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
     for g in _list(data.get("groups"), "groups"):
         _load_group(session, report, round_, g)
     _detach_unlisted_staff(session, report, round_, data)
+    scenes = set()
     for q in _list(data.get("qrcodes"), "qrcodes"):
         q = _mapping(q, "qrcodes")
         scene = _str(q.get("scene"))
         if not scene:
             raise DeploymentError(f"qrcodes: every entry needs a scene ({q!r})")
+        if scene in scenes:
+            raise DeploymentError(f"qrcodes: scene {scene} is listed twice")
+        scenes.add(scene)
         group = None
         if q.get("group"):
             group = session.scalar(sa.select(Group).where(Group.round_id == round_.id, Group.code == str(q["group"])))
@@ -87,7 +92,9 @@ def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
             "round_id": round_.id,
             "group_id": group.id if group else None,
             "unit_id": unit.id if unit else None,
+            "retired_at": None,  # listed again: back in use
         })
+    _retire_unlisted_codes(session, report, round_, scenes)
     session.flush()
     return report
 
@@ -167,6 +174,16 @@ def _detach_unlisted_staff(session: Session, report: LoadReport, round_: Round, 
             member.group_id = None
             report.count("staff removed from their group", created=False)
     session.flush()
+
+
+def _retire_unlisted_codes(session: Session, report: LoadReport, round_: Round, scenes: set[str]) -> None:
+    """A poster of this round the file no longer lists is retired (停用), not deleted: cases and
+    conversations keep pointing at it, scans of it greet as the office, routing ignores it."""
+    unlisted = sa.select(QrCode).where(QrCode.round_id == round_.id, QrCode.retired_at.is_(None),
+                                       QrCode.scene.not_in(scenes))
+    for code in session.scalars(unlisted):
+        code.retired_at = utcnow()
+        report.count("qr codes retired", created=False)
 
 
 def _unit_by_path(session: Session, path: str, where: str, create: bool = False) -> Unit:

@@ -43,6 +43,9 @@ def greeting(group_name: str | None, round_name: str | None, period: str | None,
     return "\n".join(lines)
 
 
+POSTER_RETIRED = "这张二维码已停用，您的反映将由巡察办受理。"
+
+
 def round_over(round_name: str) -> str:
     return f"这张二维码所属的{round_name}已经结束，您的反映将由巡察办受理。"
 

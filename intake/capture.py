@@ -123,7 +123,8 @@ def capture(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, ms
 # --- Arrivals: a QR scan or a new follower ---------------------------------------------------
 
 _POSTER = """SELECT q.id AS qr_id, g.name AS group_name, g.phone AS group_phone, g.mailbox AS group_mailbox,
-    g.email AS group_email, r.name AS round_name, r.start AS round_start, r."end" AS round_end, u.name AS unit_name
+    g.email AS group_email, r.name AS round_name, r.start AS round_start, r."end" AS round_end, u.name AS unit_name,
+    q.retired_at AS qr_retired_at
   FROM qr_codes q JOIN rounds r ON q.round_id = r.id LEFT JOIN groups g ON q.group_id = g.id
   LEFT JOIN units u ON q.unit_id = u.id WHERE q.scene = :scene"""
 _OFFICE = """SELECT o.name AS office_name, o.phone AS office_phone, o.mailbox AS office_mailbox,

@@ -61,6 +61,10 @@ class Router:
         today = today or clock.today()
         gaz = gaz or Gazetteer.load(s)
         evidence: dict = {"model_version": self.model.version}
+        if qr is not None and qr.retired_at is not None:
+            # The office took this poster out of the deployment: its group and unit no longer hold.
+            evidence["qr"] = f"qr code {qr.scene} retired: ignored"
+            qr = None
 
         # 1. Classify: the model, unless a strong signal overrules it. A report without words
         # (a photo, a voice message WeChat did not transcribe) is left for staff to label.

@@ -455,6 +455,29 @@ def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, monkeypa
     greeting = citizen.scan("G1-baisha")
     assert greeting.startswith("您好！这里是示范县委巡察办。") and "已经结束" in greeting
     assert "县委第一巡察组" not in greeting and "正在开展" not in greeting and "0734-1234500" in greeting
+    citizen.say("村里的路灯坏了三个月，晚上走路很不安全")
+    reply = citizen.say("提交")  # the group has gone home: the office takes it, not 第一巡察组
+    assert "承办：巡察办" in reply and "县委第一巡察组" not in reply
+
+
+def test_a_retired_poster_greets_as_the_office_and_its_group_gets_nothing(citizen, db, runner, run_jobs,
+                                                                           tmp_path):
+    text = open("deploy/demo.yaml", encoding="utf-8").read()
+    path = tmp_path / "demo.yaml"
+    path.write_text(text.replace("  - {scene: G1-baisha, group: G1, unit: 青石镇/白沙村}\n", ""), encoding="utf-8")
+    assert "qr codes retired: 1" in runner.invoke(args=["deploy", "load", str(path)]).output
+    greeting = citizen.scan("G1-baisha")
+    assert greeting.startswith("您好！这里是示范县委巡察办。") and "这张二维码已停用" in greeting
+    assert "县委第一巡察组" not in greeting and "白沙村" not in greeting
+    citizen.say("这里的路灯坏了三个月，晚上走路很不安全")
+    reply = citizen.say("提交")
+    assert "承办：巡察办" in reply and "县委第一巡察组" not in reply
+    run_jobs()
+    case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
+    assert case.qr_code.scene == "G1-baisha"  # where it came from is kept
+    assert case.group_id is None and case.unit_id is None  # but its group and village no longer hold
+    assert case.evidence["qr"] == "qr code G1-baisha retired: ignored"
+    assert case.evidence["group"] == "no group: office queue"
 
 
 def test_query_code_guesses_are_limited(citizen, make_citizen):

@@ -63,6 +63,8 @@ def test_bad_files_get_clear_errors(runner, tmp_path):
          "groups: [{code: G1, name: 一组, staff: [{login: li, name: 李, role: member}]},"
          " {code: G2, name: 二组, staff: [{login: li, name: 李, role: member}]}]"): "staff li is listed in groups G1 and G2",
         ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
+         "qrcodes: [{scene: S1}, {scene: S1}]"): "scene S1 is listed twice",
+        ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
          "groups: [{code: G1, name: 一组, staff: [{login: li, name: 李, role: member, home_unit: 12}]}]"):
             "home_unit must be a unit path",
     }
@@ -96,3 +98,19 @@ def test_a_member_left_out_of_the_file_leaves_the_group(runner, db, tmp_path):
     zhang = db.scalar(sa.select(Staff).where(Staff.login == "zhang"))
     assert zhang.group_id is None and zhang.home_unit.path == "柳溪镇/石门村"  # kept, out of the group
     assert "nothing changed" in runner.invoke(args=["deploy", "load", str(path)]).output
+
+
+def test_a_poster_left_out_of_the_file_is_retired_and_comes_back(runner, db, tmp_path):
+    text = open("deploy/demo.yaml", encoding="utf-8").read()
+    path = tmp_path / "demo.yaml"
+    path.write_text(text.replace("  - {scene: G1-zaohetian, group: G1, unit: 青石镇/早禾田村}\n", ""), encoding="utf-8")
+    out = runner.invoke(args=["deploy", "load", str(path)]).output
+    assert "updated qr codes retired: 1" in out, out
+    db.expire_all()
+    retired = {q.scene for q in db.scalars(sa.select(QrCode).where(QrCode.retired_at.is_not(None)))}
+    assert retired == {"G1-zaohetian"}  # kept (cases point at it), not deleted; the others untouched
+    assert "nothing changed" in runner.invoke(args=["deploy", "load", str(path)]).output
+    out = runner.invoke(args=["deploy", "load", "deploy/demo.yaml"]).output
+    assert "updated qr codes: 1" in out, out
+    db.expire_all()
+    assert db.scalar(sa.select(QrCode.retired_at).where(QrCode.scene == "G1-zaohetian")) is None

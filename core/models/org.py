@@ -1,7 +1,7 @@
 """The office's set-up for a round: rounds, groups, inspected units, staff, QR posters."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -96,13 +96,20 @@ class Staff(Base):
 
 
 class QrCode(Base):
-    """二维码投放: a poster's WeChat scene string, bound to a round, usually a group and a unit."""
+    """二维码投放: a poster's WeChat scene string, bound to a round, usually a group and a unit.
+    A code the round's deployment file no longer lists is retired (停用): scans greet as the
+    office and routing ignores its group and unit; listing it again brings it back."""
     __tablename__ = "qr_codes"
     id: Mapped[int] = mapped_column(primary_key=True)
     scene: Mapped[str] = mapped_column(sa.String(64), unique=True)
     round_id: Mapped[int] = mapped_column(sa.ForeignKey("rounds.id"))
     group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("groups.id"))
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    retired_at: Mapped[datetime | None]
     round: Mapped[Round] = relationship()
     group: Mapped[Group | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
+
+    def live_on(self, day: date) -> bool:
+        """In use and its round running: its group takes what is reported through it."""
+        return self.retired_at is None and self.round.runs_on(day)
