@@ -13,6 +13,39 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 jobs_cli = AppGroup("jobs", help="Background jobs (RQ).")
 
 
+SCHEMA_HINT = ("the database schema is missing or older than this code: run `flask db upgrade` "
+               "(then `flask deploy load FILE` for a new database; ./run.sh does both)")
+
+
+def _schema_missing(exc: BaseException) -> bool:
+    """An undefined table or column: SQLite says so in words, PostgreSQL by SQLSTATE."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in ("42P01", "42703"):
+        return True
+    return any(words in str(orig) for words in ("no such table", "no such column"))
+
+
+def schema_hint(group: click.Group) -> click.Group:
+    """Commands of `group` run against an unmigrated database end with SCHEMA_HINT, not a
+    traceback (the usual case: a fresh checkout, or new code before `flask db upgrade`)."""
+    import sqlalchemy as sa
+
+    if getattr(group, "schema_hint", False):  # create_app runs more than once in a process
+        return group
+    invoke = group.invoke
+
+    def checked(ctx: click.Context):
+        try:
+            return invoke(ctx)
+        except sa.exc.DBAPIError as exc:
+            if _schema_missing(exc):
+                raise click.ClickException(SCHEMA_HINT) from None
+            raise
+
+    group.invoke, group.schema_hint = checked, True
+    return group
+
+
 def alembic_config():
     from alembic.config import Config
 

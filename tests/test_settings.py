@@ -70,3 +70,21 @@ def test_processes_starting_together_share_one_set_of_dev_secrets(tmp_path):
     secrets_file = tmp_path / "dev-secrets.json"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
     assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]  # no temporary files left
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_run(test_env, tmp_path):
+    from core.app import create_app
+
+    empty = tmp_path / "fresh"
+    empty.mkdir()
+    env = {k: v for k, v in test_env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["INSTANCE_PATH"] = str(empty)  # SQLite in a folder nobody migrated
+    app = create_app(Settings.from_env(env, instance_path=empty, testing=True))
+    runner = app.test_cli_runner()
+    for args in (["routing", "eval", "routing/data/heldout.csv"], ["drafts", "list"], ["media", "status"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "run `flask db upgrade`" in result.output and "Traceback" not in result.output
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["media", "status"]).exit_code == 0  # migrated: the command runs
+    app.extensions["db"].dispose()
