@@ -74,7 +74,7 @@ def _identity(x: list[str]) -> list[str]:
 
 def _vectorizers(n_texts: int) -> dict[str, TfidfVectorizer]:
     # min_df keeps hapax n-grams (most char 3-grams) from taking the vector's norm: +2 points
-    # on the benchmark, and helps on the 728 short examples too; tiny sets keep everything.
+    # on the benchmark, and helped on the (then 728) short examples too; tiny sets keep everything.
     many = n_texts >= 100
     return {
         "word": TfidfVectorizer(analyzer="word", tokenizer=_identity, preprocessor=_identity,
