@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -462,7 +463,7 @@ def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, monkeypa
 
 def test_a_retired_poster_greets_as_the_office_and_its_group_gets_nothing(citizen, db, runner, run_jobs,
                                                                            tmp_path):
-    text = open("deploy/demo.yaml", encoding="utf-8").read()
+    text = Path("deploy/demo.yaml").read_text(encoding="utf-8")
     path = tmp_path / "demo.yaml"
     path.write_text(text.replace("  - {scene: G1-baisha, group: G1, unit: 青石镇/白沙村}\n", ""), encoding="utf-8")
     assert "qr codes retired: 1" in runner.invoke(args=["deploy", "load", str(path)]).output

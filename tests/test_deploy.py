@@ -1,6 +1,8 @@
 """`flask deploy load FILE`: the design's deployment file, idempotent, clear errors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
 from core.models import Group, QrCode, Staff, Unit, UnitAlias
@@ -101,7 +103,7 @@ def test_a_member_left_out_of_the_file_leaves_the_group(runner, db, tmp_path):
 
 
 def test_a_poster_left_out_of_the_file_is_retired_and_comes_back(runner, db, tmp_path):
-    text = open("deploy/demo.yaml", encoding="utf-8").read()
+    text = Path("deploy/demo.yaml").read_text(encoding="utf-8")
     path = tmp_path / "demo.yaml"
     path.write_text(text.replace("  - {scene: G1-zaohetian, group: G1, unit: 青石镇/早禾田村}\n", ""), encoding="utf-8")
     out = runner.invoke(args=["deploy", "load", str(path)]).output
