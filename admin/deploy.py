@@ -29,6 +29,7 @@ class LoadReport:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     outside: list[str] = field(default_factory=list)  # home units recorded outside `units`
+    moved: list[str] = field(default_factory=list)  # QR codes taken over from another round
 
     def count(self, what: str, created: bool) -> None:
         target = self.created if created else self.updated
@@ -36,7 +37,7 @@ class LoadReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.outside)
+        return bool(self.created or self.updated or self.outside or self.moved)
 
     def __str__(self) -> str:
         if not self.changed:
@@ -46,6 +47,9 @@ class LoadReport:
         text = "; ".join(parts)
         if self.outside:
             text += "\nhome units not among the file's units, recorded (check the spelling): " + ", ".join(self.outside)
+        if self.moved:
+            # Two rounds' files listing one scene take it from each other at every load: say so.
+            text += "\nqr codes moved here from another round (check that file): " + ", ".join(self.moved)
         return text
 
 
@@ -73,28 +77,7 @@ def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
     for g in _list(data.get("groups"), "groups"):
         _load_group(session, report, round_, g)
     _detach_unlisted_staff(session, report, round_, data)
-    scenes = set()
-    for q in _list(data.get("qrcodes"), "qrcodes"):
-        q = _mapping(q, "qrcodes")
-        scene = _str(q.get("scene"))
-        if not scene:
-            raise DeploymentError(f"qrcodes: every entry needs a scene ({q!r})")
-        if scene in scenes:
-            raise DeploymentError(f"qrcodes: scene {scene} is listed twice")
-        scenes.add(scene)
-        group = None
-        if q.get("group"):
-            group = session.scalar(sa.select(Group).where(Group.round_id == round_.id, Group.code == str(q["group"])))
-            if group is None:
-                raise DeploymentError(f"qrcodes: {scene}: no group {q['group']!r} in this round")
-        unit = _unit_by_path(session, q["unit"], f"qrcodes: {scene}") if q.get("unit") else None
-        _upsert(session, report, QrCode, {"scene": scene}, {
-            "round_id": round_.id,
-            "group_id": group.id if group else None,
-            "unit_id": unit.id if unit else None,
-            "retired_at": None,  # listed again: back in use
-        })
-    _retire_unlisted_codes(session, report, round_, scenes)
+    _load_qrcodes(session, report, round_, data)
     session.flush()
     return report
 
@@ -174,6 +157,37 @@ def _detach_unlisted_staff(session: Session, report: LoadReport, round_: Round, 
             member.group_id = None
             report.count("staff removed from their group", created=False)
     session.flush()
+
+
+def _load_qrcodes(session: Session, report: LoadReport, round_: Round, data: dict) -> None:
+    """The round's posters, matched by scene; those the file's list leaves out are retired."""
+    scenes = set()
+    for q in _list(data.get("qrcodes"), "qrcodes"):
+        q = _mapping(q, "qrcodes")
+        scene = _str(q.get("scene"))
+        if not scene:
+            raise DeploymentError(f"qrcodes: every entry needs a scene ({q!r})")
+        if scene in scenes:
+            raise DeploymentError(f"qrcodes: scene {scene} is listed twice")
+        scenes.add(scene)
+        group = None
+        if q.get("group"):
+            group = session.scalar(sa.select(Group).where(Group.round_id == round_.id, Group.code == str(q["group"])))
+            if group is None:
+                raise DeploymentError(f"qrcodes: {scene}: no group {q['group']!r} in this round")
+        unit = _unit_by_path(session, q["unit"], f"qrcodes: {scene}") if q.get("unit") else None
+        other = session.scalar(sa.select(Round.name).join(QrCode, QrCode.round_id == Round.id).where(
+            QrCode.scene == scene, QrCode.round_id != round_.id))
+        if other is not None:
+            report.moved.append(f"{scene} (from {other})")
+        _upsert(session, report, QrCode, {"scene": scene}, {
+            "round_id": round_.id,
+            "group_id": group.id if group else None,
+            "unit_id": unit.id if unit else None,
+            "retired_at": None,  # listed again: back in use
+        })
+    if "qrcodes" in data:  # a file without the section says nothing about posters
+        _retire_unlisted_codes(session, report, round_, scenes)
 
 
 def _retire_unlisted_codes(session: Session, report: LoadReport, round_: Round, scenes: set[str]) -> None:

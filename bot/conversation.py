@@ -122,12 +122,18 @@ def scene_of(msg) -> str:
 def greeting(arrival: Arrival) -> str:
     """Welcome with the group's name, what the round is about and the group's public contact
     (the office's for a poster without a group, or when there is no poster)."""
-    p, o = arrival.poster, arrival.office
-    if p is not None and (p.qr_retired_at is not None or _date(p.round_end) < clock.today()):
-        # A poster left up after its round, or one the office retired: the office takes reports.
+    p, o, today = arrival.poster, arrival.office, clock.today()
+    if p is not None and (p.qr_retired_at is not None or not _date(p.round_start) <= today <= _date(p.round_end)):
+        # A poster the office retired, put up before its round or left up after it: the office
+        # takes reports (as submission and routing do).
         contact = _contact(o.office_phone, o.office_mailbox, o.office_email) if o is not None else None
         text = texts.greeting(o.office_name if o else None, None, None, None, contact)
-        text += "\n" + (texts.POSTER_RETIRED if p.qr_retired_at is not None else texts.round_over(p.round_name))
+        if p.qr_retired_at is not None:
+            text += "\n" + texts.POSTER_RETIRED
+        elif _date(p.round_end) < today:
+            text += "\n" + texts.round_over(p.round_name)
+        else:
+            text += "\n" + texts.round_ahead(p.round_name, _date(p.round_start))
     elif p is not None:
         own = "group" if p.group_name else "office"
         source = p if own == "group" else o

@@ -1,6 +1,8 @@
 """What the bot says (Chinese). Kept together so an office can read and adjust the wording."""
 from __future__ import annotations
 
+from datetime import date
+
 OPTIONS = "回复「提交」提交反映，「匿名」匿名反映，「取消」放弃。"
 
 HELP = (
@@ -48,6 +50,10 @@ POSTER_RETIRED = "这张二维码已停用，您的反映将由巡察办受理�
 
 def round_over(round_name: str) -> str:
     return f"这张二维码所属的{round_name}已经结束，您的反映将由巡察办受理。"
+
+
+def round_ahead(round_name: str, start: date) -> str:
+    return f"这张二维码所属的{round_name}将于{start:%Y年%m月%d日}开始，在此之前您的反映由巡察办受理。"
 
 
 def captured(kind: str, text: str | None) -> str:

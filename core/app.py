@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from routing.cli import routing_cli
 
     app.register_blueprint(bot_bp)
-    for group in (db_cli, deploy_cli, jobs_cli, wechat_cli, media_cli, drafts_cli, routing_cli):
+    app.cli.add_command(db_cli)  # the one that migrates: its own errors are the ones to see
+    for group in (deploy_cli, jobs_cli, wechat_cli, media_cli, drafts_cli, routing_cli):
         app.cli.add_command(schema_hint(group))
 
     @app.get("/healthz")

@@ -60,7 +60,8 @@ def submit_draft(s: Session, draft_id: int, vault: IdentityVault, openid: str | 
     qr = s.get(QrCode, draft.qr_code_id) if draft.qr_code_id else None
     # The poster's group takes the case until routing decides, if the poster is still live; a
     # retired poster says nothing, one left up after its round still says where it hung.
-    live = qr is not None and qr.live_on(clock.today())
+    today = clock.today()
+    live = qr is not None and qr.live_on(today)
     case = Case(
         channel=channel,
         text=text,
@@ -69,7 +70,7 @@ def submit_draft(s: Session, draft_id: int, vault: IdentityVault, openid: str | 
         qr_code_id=qr.id if qr else None,
         group_id=qr.group_id if live else None,
         unit_id=qr.unit_id if qr is not None and qr.retired_at is None else None,
-        round_id=qr.round_id if live else _current_round_id(s),
+        round_id=qr.round_id if qr is not None and qr.round.runs_on(today) else _current_round_id(s),
         status=CaseStatus.received.value,
     )
     query_code = None

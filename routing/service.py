@@ -105,9 +105,11 @@ class Router:
         elif qr is not None and qr.group_id is not None and qr.round.runs_on(today):
             group = s.get(Group, qr.group_id)
             evidence["group"] = "qr code's group"
-        elif qr is not None and qr.group_id is not None:
+        elif qr is not None and qr.group_id is not None and qr.round.end < today:
             # A poster left up after its round: that group has gone home.
             evidence["group"] = f"qr code's round ended {qr.round.end}: office queue"
+        elif qr is not None and qr.group_id is not None:
+            evidence["group"] = f"qr code's round starts {qr.round.start}: office queue"
         else:
             evidence["group"] = "no group: office queue"
 
@@ -137,7 +139,10 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
     decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None,
                              clock.today(now), gaz)
     case.kind, case.domain, case.model_version = decision.kind, decision.domain, router.model.version
-    case.unit_id = decision.unit_id if decision.unit_id is not None else case.unit_id
+    if decision.unit_id is not None:
+        case.unit_id = decision.unit_id
+    elif case.qr_code is not None and case.qr_code.retired_at is not None and case.unit_id == case.qr_code.unit_id:
+        case.unit_id = None  # taken from the poster at submission; the poster was retired since
     case.group_id = decision.group_id
     case.routed_at = now
     if case.group_id is not None:

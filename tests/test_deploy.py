@@ -116,3 +116,23 @@ def test_a_poster_left_out_of_the_file_is_retired_and_comes_back(runner, db, tmp
     assert "updated qr codes: 1" in out, out
     db.expire_all()
     assert db.scalar(sa.select(QrCode.retired_at).where(QrCode.scene == "G1-zaohetian")) is None
+
+
+def test_a_scene_two_rounds_list_is_reported_when_it_moves(runner, db, tmp_path):
+    tenth = tmp_path / "tenth.yaml"
+    tenth.write_text("office: {name: 示范县委巡察办}\n"
+                     "round: {name: 十三届县委第十轮巡察, start: 2026-11-15, end: 2027-01-31}\n"
+                     "qrcodes: [{scene: OFFICE}]\n", encoding="utf-8")
+    out = runner.invoke(args=["deploy", "load", str(tenth)]).output
+    assert "qr codes moved here from another round (check that file): OFFICE (from 十三届县委第九轮巡察)" in out, out
+    out = runner.invoke(args=["deploy", "load", "deploy/demo.yaml"]).output  # and back: said again
+    assert "OFFICE (from 十三届县委第十轮巡察)" in out, out
+
+
+def test_a_file_without_qrcodes_retires_nothing(runner, db, tmp_path):
+    text = Path("deploy/demo.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "demo.yaml"
+    path.write_text(text[:text.index("qrcodes:")], encoding="utf-8")
+    assert "nothing changed" in runner.invoke(args=["deploy", "load", str(path)]).output
+    db.expire_all()
+    assert db.scalar(sa.select(sa.func.count()).select_from(QrCode).where(QrCode.retired_at.is_not(None))) == 0
