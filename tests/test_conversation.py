@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,10 +11,7 @@ from core.db import utcnow
 from core.identity import check_query_code
 from core.models import Attachment, Case, CaseEvent, Conversation, Draft, DraftEntry, Group, Reporter, Unit
 from bot import simulator as sim
-
-
-def tracking_no(reply: str) -> str:
-    return re.search(r"受理编号：(XC\d+)", reply).group(1)
+from tests.replies import tracking_no
 
 
 def test_scan_to_tracking_number(citizen, db, run_jobs):
@@ -445,115 +441,6 @@ def test_a_download_whose_draft_is_cancelled_meanwhile_ends_quietly(citizen, db,
         assert intake_jobs.download_media(att_id).startswith("gone")
     db.expire_all()
     assert db.get(Attachment, att_id) is None
-
-
-def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, monkeypatch):
-    from datetime import date
-
-    from intake import clock
-
-    monkeypatch.setattr(clock, "today", lambda now=None: date(2027, 2, 1))
-    greeting = citizen.scan("G1-baisha")
-    assert greeting.startswith("您好！这里是示范县委巡察办。") and "已经结束" in greeting
-    assert "县委第一巡察组" not in greeting and "正在开展" not in greeting and "0734-1234500" in greeting
-    citizen.say("村里的路灯坏了三个月，晚上走路很不安全")
-    reply = citizen.say("提交")  # the group has gone home: the office takes it, not 第一巡察组
-    assert "承办：巡察办" in reply and "县委第一巡察组" not in reply
-
-
-def _retire(runner, tmp_path, scene_line: str) -> None:
-    path = tmp_path / "demo.yaml"
-    path.write_text(Path("deploy/demo.yaml").read_text(encoding="utf-8").replace(scene_line, ""), encoding="utf-8")
-    assert "qr codes retired: 1" in runner.invoke(args=["deploy", "load", str(path)]).output
-
-
-def test_a_retired_poster_greets_as_the_office_and_its_group_gets_nothing(citizen, db, runner, run_jobs,
-                                                                           tmp_path):
-    _retire(runner, tmp_path, "  - {scene: G1-baisha, group: G1, unit: 青石镇/白沙村}\n")
-    greeting = citizen.scan("G1-baisha")
-    assert greeting.startswith("您好！这里是示范县委巡察办。") and "这张二维码已停用" in greeting
-    assert "县委第一巡察组" not in greeting and "白沙村" not in greeting
-    citizen.say("这里的路灯坏了三个月，晚上走路很不安全")
-    reply = citizen.say("提交")
-    assert "承办：巡察办" in reply and "县委第一巡察组" not in reply
-    run_jobs()
-    case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
-    assert case.qr_code_id is None and case.group_id is None and case.unit_id is None  # nothing of G1's
-    assert case.evidence["group"] == "no group: office queue"
-
-
-def test_a_retired_poster_does_not_take_over_a_live_posters_draft(citizen, db, runner, run_jobs, tmp_path):
-    citizen.scan("G2-shimen")
-    citizen.say("村里的路灯坏了三个月，晚上走路很不安全")
-    _retire(runner, tmp_path, "  - {scene: G1-baisha, group: G1, unit: 青石镇/白沙村}\n")
-    assert "这张二维码已停用" in citizen.scan("G1-baisha", first_time=False)
-    reply = citizen.say("提交")
-    assert "承办：县委第二巡察组" in reply, reply
-    run_jobs()
-    case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
-    assert case.qr_code.scene == "G2-shimen" and db.get(Unit, case.unit_id).path == "柳溪镇/石门村"
-
-
-def test_a_retired_posters_case_stays_in_the_posters_round(citizen, db, runner, tmp_path):
-    tenth = tmp_path / "tenth.yaml"  # a second round, started later, running at the same time
-    tenth.write_text("office: {name: 示范县委巡察办}\n"
-                     "round: {name: 十三届县委第十轮巡察, start: 2026-11-15, end: 2027-01-31}\n"
-                     "groups: [{code: G1, name: 十轮第一组}]\nqrcodes: [{scene: R10-OFFICE}]\n", encoding="utf-8")
-    assert "created rounds: 1" in runner.invoke(args=["deploy", "load", str(tenth)]).output
-    citizen.scan("G1-baisha")
-    citizen.say("这里的路灯坏了三个月，晚上走路很不安全")
-    _retire(runner, tmp_path, "  - {scene: G1-baisha, group: G1, unit: 青石镇/白沙村}\n")
-    reply = citizen.say("提交")
-    assert "承办：巡察办" in reply
-    case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
-    assert case.round.name == "十三届县委第九轮巡察" and case.group_id is None
-
-
-def test_a_case_routed_after_its_poster_was_retired_keeps_nothing_of_the_poster(citizen, db, app, runner,
-                                                                                 tmp_path, monkeypatch):
-    import core.app
-    from routing.jobs import route_case
-
-    class Backlog:  # the routing job waits in a long queue
-        def after_commit(self, *args, **kwargs):
-            pass
-
-    monkeypatch.setattr(core.app, "jobs", lambda: Backlog())
-    citizen.scan("G1-baisha")
-    citizen.say("这里的路灯坏了三个月，晚上走路很不安全")
-    reply = citizen.say("提交")  # the routing job is still queued when the office retires the poster
-    case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
-    assert case.unit_id is not None and case.group_id is not None  # the poster's, until routing decides
-    _retire(runner, tmp_path, "  - {scene: G1-baisha, group: G1, unit: 青石镇/白沙村}\n")
-    with app.app_context():
-        route_case(case.id)
-    db.expire_all()
-    case = db.get(Case, case.id)
-    assert case.group_id is None and case.unit_id is None and case.status == "received"
-    assert case.evidence["qr"] == "qr code G1-baisha retired: ignored"
-
-
-def test_a_poster_scanned_before_its_round_greets_as_the_office(citizen, monkeypatch, db, app):
-    from datetime import date
-
-    from intake import clock
-    from routing.jobs import route_case
-
-    monkeypatch.setattr(clock, "today", lambda now=None: date(2026, 10, 20))
-    greeting = citizen.scan("G1-baisha")
-    assert greeting.startswith("您好！这里是示范县委巡察办。") and "将于2026年11月01日开始" in greeting
-    assert "县委第一巡察组" not in greeting and "正在开展" not in greeting
-    citizen.say("村里的路灯坏了三个月，晚上走路很不安全")
-    reply = citizen.say("提交")
-    assert "承办：巡察办" in reply  # as the greeting said
-    case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
-    if app.extensions["jobs"].in_process:
-        app.extensions["jobs"].wait(timeout=30)  # routed already, in this process
-    with app.app_context():  # else here, on the patched date (a worker process would have today's)
-        route_case(case.id)
-    db.expire_all()
-    case = db.get(Case, case.id)
-    assert case.group_id is None and case.evidence["group"] == "qr code's round starts 2026-11-01: office queue"
 
 
 def test_query_code_guesses_are_limited(citizen, make_citizen):

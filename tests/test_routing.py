@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from core.models import Attachment, Case, CaseEvent
+from tests.replies import tracking_no
 
 HELDOUT = Path(__file__).resolve().parent.parent / "routing" / "data" / "heldout.csv"
 
@@ -49,7 +50,7 @@ def test_out_of_scope_and_unplaced_reports_go_to_the_office(runner):
 def test_submission_is_routed_once_by_the_job(citizen, db, run_jobs, app):
     citizen.scan("G1-zaohetian")
     citizen.say("早禾田村村主任挪用了村里修路的工程款，路修了一半就停了")
-    number = re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+    number = tracking_no(citizen.say("提交"))
     run_jobs()
     db.expire_all()
     case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
@@ -73,7 +74,7 @@ def test_duplicates_cluster_and_raise_priority(make_citizen, db, run_jobs):
         c = make_citizen(f"oDUP{i:022d}")
         c.scan("G1-baisha")
         c.say(text)
-        numbers.append(re.search(r"受理编号：(XC\d+)", c.say("提交")).group(1))
+        numbers.append(tracking_no(c.say("提交")))
         run_jobs()
     db.expire_all()
     cases = [db.scalar(sa.select(Case).where(Case.tracking_no == n)) for n in numbers]
@@ -86,7 +87,7 @@ def test_duplicates_cluster_and_raise_priority(make_citizen, db, run_jobs):
 def test_location_finds_the_unit_when_nothing_else_does(citizen, db, run_jobs):
     citizen.say("这里的路灯坏了三个月，晚上出行很不方便")
     citizen.location(26.71, 112.42, "路边")
-    number = re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+    number = tracking_no(citizen.say("提交"))
     run_jobs()
     db.expire_all()
     case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
@@ -120,7 +121,7 @@ def test_train_uses_confirmed_cases_and_new_cases_record_the_version(runner, db,
     version = m.group(1)
     assert (app.extensions["settings"].instance_path / "models" / "CURRENT").read_text().strip() == f"{version}.joblib"
     citizen.say("白沙村的路灯坏了三个月没人修")
-    number = re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+    number = tracking_no(citizen.say("提交"))
     run_jobs()
     db.expire_all()
     assert db.scalar(sa.select(Case.model_version).where(Case.tracking_no == number)) == version
@@ -129,7 +130,7 @@ def test_train_uses_confirmed_cases_and_new_cases_record_the_version(runner, db,
 def _submitted(citizen, *pieces) -> str:
     for kind, value in pieces:
         getattr(citizen, kind)(*value) if isinstance(value, tuple) else getattr(citizen, kind)(value)
-    return re.search(r"受理编号：(XC\d+)", citizen.say("提交")).group(1)
+    return tracking_no(citizen.say("提交"))
 
 
 def test_a_photo_only_report_is_routed_but_neither_classified_nor_clustered(make_citizen, db, run_jobs):

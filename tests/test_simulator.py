@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from core.models import Attachment, Case
+from tests.replies import tracking_no
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_simulator_completes_a_report(runner, live_url, db, run_jobs, aes):
     assert result.exit_code == 0, out
     assert "县委第一巡察组" in out and "已记录：白沙村村支书" in out and "已记录语音：村里的自来水停了半个月" in out
     assert "已记录图片" in out and "已记录位置：白沙村二组" in out and "暂时无法处理这类消息" in out
-    number = re.search(r"受理编号：(XC\d+)", out).group(1)
+    number = tracking_no(out)
     run_jobs()
     db.expire_all()
     case = db.scalar(sa.select(Case).where(Case.tracking_no == number))
@@ -49,7 +50,7 @@ def test_simulator_completes_a_report(runner, live_url, db, run_jobs, aes):
 def test_simulator_anonymous_report_and_query(runner, live_url, run_jobs):
     out = runner.invoke(args=["wechat", "chat", "--scene", "G2-shimen", "--url", live_url],
                         input="匿名\n石门村修路的工程款被村干部挪用了\n提交\n").output
-    number = re.search(r"受理编号：(XC\d+)", out).group(1)
+    number = tracking_no(out)
     code = re.search(r"查询码：([0-9A-Z]+)", out).group(1)
     run_jobs()
     out = runner.invoke(args=["wechat", "chat", "--url", live_url], input=f"查询 {number} {code}\n").output
