@@ -10,6 +10,8 @@ from their out-of-fold scores how far to trust each of them per label. Every bas
 linear in the features (class-centred), and so is the meta model, so the stack folds into ONE
 linear model at the end of `fit`: prediction is a sparse product, `scores` are the meta
 model's calibrated probabilities, and `explain` gives each feature's exact contribution.
+At prediction the character views are counted by `routing.charngrams` (numpy, the same matrix
+as sklearn's analyzer, which took as long as jieba): ~1,300 -> ~1,850 messages/s.
 
 Choices were made by 5-fold CV, folds grouped by exact text, on the training part of the
 benchmark's split (bench/classifier.py). (The NB-SVM's C and smoothing were first probed on
@@ -52,6 +54,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from routing import segment
+from routing.charngrams import CharNgrams
 
 VERSION = "text-nbsvm-2"  # bump when features or model change: saved files must be retrained
 FORMAT = 1  # layout of the saved file
@@ -128,8 +131,24 @@ class TextModel:
         elif not texts:  # sklearn refuses an empty batch; a router may well send one
             return sp.csr_matrix((0, sum(len(v.vocabulary_) for v in self._vec.values())))
         else:
-            parts = [v.transform(views[n]) for n, v in self._vec.items()]
+            parts = [self._transformer(n).transform(views[n]) for n in self._vec]
         return sp.hstack(parts, format="csr")
+
+    def _transformer(self, view: str):
+        """The view's fitted vectorizer; for character views its numpy twin (same matrix, ~5x
+        faster: `routing.charngrams`), built on first use and not saved with the model."""
+        vec = self._vec[view]
+        if vec.analyzer != "char":
+            return vec
+        fast = self.__dict__.setdefault("_fast", {})
+        if view not in fast:
+            fast[view] = CharNgrams(vec)
+        return fast[view]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_fast", None)  # derived from the vectorizers: rebuilt after loading
+        return state
 
     # -- training -------------------------------------------------------------------------
     def _base_models(self, x: sp.csr_matrix, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -205,6 +224,9 @@ class TextModel:
             "n_features": int(x.shape[1]), "sklearn_version": sklearn.__version__,
             "user_words": len(segment.user_words()),
         }
+        self.__dict__.pop("_fast", None)  # a refit model gets new tables, built now
+        for view in self._vec:
+            self._transformer(view)
         return self
 
     # -- prediction -----------------------------------------------------------------------

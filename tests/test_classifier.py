@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from routing import segment
@@ -167,3 +168,38 @@ def test_learns_the_labelled_complaints() -> None:
     assert len(model.labels) == 7
     predicted = model.predict(texts[500:])
     assert sum(p == y for p, y in zip(predicted, labels[500:])) >= 0.7 * len(predicted)
+
+
+def test_character_ngrams_match_sklearn_exactly() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from routing.charngrams import CharNgrams
+
+    train = ["村里的低保金被克扣了", "低保 名额\n给了亲戚", "abc 工程款", "化工厂排放污水，河里的鱼死了"] * 2
+    tricky = [
+        "",                                   # nothing at all
+        "低",                                  # shorter than two- and three-grams
+        "低保金  \n\t 被克扣",                   # whitespace runs: sklearn folds them to one space
+        "ab",                                 # with the next text, "abc" must not be counted:
+        "c 工程款😀🀄 ABC",                      # n-grams never span texts; unseen and astral chars
+        "低保金被克扣了低保金被克扣了低保金被克扣了",  # repeats count
+        "完全没有见过的字词",
+    ]
+    for ngram_range, min_df in (((1, 3), 1), ((1, 4), 2), ((2, 3), 1)):
+        vec = TfidfVectorizer(analyzer="char", ngram_range=ngram_range, lowercase=False, min_df=min_df,
+                              sublinear_tf=True, dtype=np.float32).fit(train)
+        fast = CharNgrams(vec)
+        for batch in (tricky, tricky[3:5], tricky[:1]):
+            want, got = vec.transform(batch), fast.transform(batch)
+            assert got.shape == want.shape and (got != want).nnz == 0, (ngram_range, batch)
+        assert fast.transform([]).shape == (0, len(vec.vocabulary_))  # sklearn refuses an empty batch
+
+
+def test_predictions_do_not_depend_on_the_character_path(synthetic: tuple[TextModel, list[str], list[str]]) -> None:
+    import scipy.sparse as sp
+
+    model, texts, _ = synthetic
+    views = model._views(texts)
+    plain = sp.hstack([v.transform(views[n]) for n, v in model._vec.items()], format="csr")
+    assert (model._matrix(texts) != plain).nnz == 0
+    assert model.predict(texts) == [model.labels[i] for i in model._logits(plain).argmax(axis=1)]
