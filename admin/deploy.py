@@ -76,7 +76,8 @@ def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
     session.flush()
     for g in _list(data.get("groups"), "groups"):
         _load_group(session, report, round_, g)
-    _detach_unlisted_staff(session, report, round_, data)
+    if "groups" in data:  # a file without the section says nothing about staff
+        _detach_unlisted_staff(session, report, round_, data)
     _load_qrcodes(session, report, round_, data)
     session.flush()
     return report

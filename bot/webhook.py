@@ -113,11 +113,12 @@ def receive():
 
 
 def dedupe_key(vault, msg) -> str:
-    """Messages carry MsgId; events do not (wechatpy gives 0): sender + CreateTime + event,
-    as a keyed token that does not lead back to the sender's conversation."""
+    """Messages carry MsgId; events do not (wechatpy gives 0): sender + CreateTime + event +
+    EventKey (a retry repeats all four; two posters scanned within one second differ in the
+    last), as a keyed token that does not lead back to the sender's conversation."""
     created = str(msg._data["CreateTime"])
     if msg.type == "event":
-        return f"evt:{vault.event_token(msg.source, created, msg.event)}"
+        return f"evt:{vault.event_token(msg.source, created, msg.event, str(msg._data.get('EventKey') or ''))}"
     return f"msg:{msg.id}" if msg.id else f"msg:{vault.event_token(msg.source, created, msg.type)}"
 
 

@@ -122,9 +122,10 @@ def capture(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, ms
 
 # --- Arrivals: a QR scan or a new follower ---------------------------------------------------
 
-# qr_id binds the conversation and its open draft to the poster; a retired poster binds nothing
-# (the citizen's earlier, live poster keeps their draft) but is still recognised (poster_id).
-_POSTER = """SELECT q.id AS poster_id, CASE WHEN q.retired_at IS NULL THEN q.id END AS qr_id,
+# The scanned poster binds the conversation and its open draft (the latest scan wins), a retired
+# one too: submission and routing ignore a retired poster, so the office takes the report, as
+# the greeting says, and the case still shows which poster it came through.
+_POSTER = """SELECT q.id AS qr_id,
     g.name AS group_name, g.phone AS group_phone, g.mailbox AS group_mailbox,
     g.email AS group_email, r.name AS round_name, r.start AS round_start, r."end" AS round_end, u.name AS unit_name,
     q.retired_at AS qr_retired_at
@@ -178,7 +179,7 @@ def arrive(db: Database, vault: IdentityVault, openid: str, dedupe_key: str, msg
         row = db.autocommit_row(_ARRIVE_PG, params)
         if not row.fresh:
             return None
-        poster = row if row.poster_id is not None else None
+        poster = row if row.qr_id is not None else None
         office = row if row.office_name is not None else None
         return Arrival(poster, office, row.entry_count or 0, row.summary or "")
     with db.session() as s:

@@ -87,6 +87,16 @@ class CharNgrams:
         x.sum_duplicates()  # also sorts the indices, as sklearn's matrix is
         return x
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        counts = self.counts(texts)
-        return self.vectorizer._tfidf.transform(counts, copy=False) if len(texts) else counts
+    def transform(self, texts: Sequence[str], chunk_chars: int = 500_000) -> sp.csr_matrix:
+        """TF-IDF rows for texts, counted in chunks of about `chunk_chars` characters (the int64
+        arrays take ~50 bytes a character: a big batch at once would take gigabytes)."""
+        if not len(texts):
+            return self.counts(texts)
+        parts, start, size = [], 0, 0
+        for i, text in enumerate(texts):
+            size += len(text)
+            if size >= chunk_chars or i == len(texts) - 1:
+                parts.append(self.counts(texts[start:i + 1]))
+                start, size = i + 1, 0
+        counts = parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
+        return self.vectorizer._tfidf.transform(counts, copy=False)

@@ -142,7 +142,10 @@ class TextModel:
             return vec
         fast = self.__dict__.setdefault("_fast", {})
         if view not in fast:
-            fast[view] = CharNgrams(vec)
+            try:
+                fast[view] = CharNgrams(vec)
+            except ValueError:  # an alphabet too large for its integer codes: sklearn's own path
+                fast[view] = vec
         return fast[view]
 
     def __getstate__(self) -> dict:

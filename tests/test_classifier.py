@@ -193,6 +193,8 @@ def test_character_ngrams_match_sklearn_exactly() -> None:
             want, got = vec.transform(batch), fast.transform(batch)
             assert got.shape == want.shape and (got != want).nnz == 0, (ngram_range, batch)
         assert fast.transform([]).shape == (0, len(vec.vocabulary_))  # sklearn refuses an empty batch
+        chunked = fast.transform(tricky * 5, chunk_chars=30)  # a big batch goes in pieces
+        assert (chunked != vec.transform(tricky * 5)).nnz == 0
 
 
 def test_predictions_do_not_depend_on_the_character_path(synthetic: tuple[TextModel, list[str], list[str]]) -> None:

@@ -129,10 +129,11 @@ def test_a_scene_two_rounds_list_is_reported_when_it_moves(runner, db, tmp_path)
     assert "OFFICE (from 十三届县委第十轮巡察)" in out, out
 
 
-def test_a_file_without_qrcodes_retires_nothing(runner, db, tmp_path):
+def test_a_file_without_qrcodes_or_groups_retires_or_detaches_nothing(runner, db, tmp_path):
     text = Path("deploy/demo.yaml").read_text(encoding="utf-8")
     path = tmp_path / "demo.yaml"
-    path.write_text(text[:text.index("qrcodes:")], encoding="utf-8")
+    path.write_text(text[:text.index("groups:")], encoding="utf-8")  # office, round, units only
     assert "nothing changed" in runner.invoke(args=["deploy", "load", str(path)]).output
     db.expire_all()
     assert db.scalar(sa.select(sa.func.count()).select_from(QrCode).where(QrCode.retired_at.is_not(None))) == 0
+    assert db.scalar(sa.select(sa.func.count()).select_from(Staff).where(Staff.group_id.is_(None))) == 0

@@ -41,20 +41,26 @@ def test_a_retired_poster_greets_as_the_office_and_its_group_gets_nothing(citize
     assert "承办：巡察办" in reply and "县委第一巡察组" not in reply
     run_jobs()
     case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
-    assert case.qr_code_id is None and case.group_id is None and case.unit_id is None  # nothing of G1's
+    assert case.qr_code.scene == "G1-baisha"  # where it came from is kept
+    assert case.group_id is None and case.unit_id is None  # but its group and village no longer hold
+    assert case.evidence["qr"] == "qr code G1-baisha retired: ignored"
     assert case.evidence["group"] == "no group: office queue"
 
 
-def test_a_retired_poster_does_not_take_over_a_live_posters_draft(citizen, db, runner, run_jobs, tmp_path):
+def test_the_latest_scan_wins_also_when_it_is_a_retired_poster(citizen, db, runner, run_jobs, tmp_path):
     citizen.scan("G2-shimen")
     citizen.say("村里的路灯坏了三个月，晚上走路很不安全")
+    citizen.say("提交")  # an earlier report through a live poster: the conversation remembers it
+    citizen.scan("G2-shimen", first_time=False)
+    citizen.say("路边的垃圾堆了半个月没人清")  # an open draft, bound to 第二组's poster
     _retire(runner, tmp_path, "  - {scene: G1-baisha, group: G1, unit: 青石镇/白沙村}\n")
-    assert "这张二维码已停用" in citizen.scan("G1-baisha", first_time=False)
-    reply = citizen.say("提交")
-    assert "承办：县委第二巡察组" in reply, reply
+    greeting = citizen.scan("G1-baisha", first_time=False)
+    assert "这张二维码已停用，您的反映将由巡察办受理" in greeting and "1条内容" in greeting
+    reply = citizen.say("提交")  # as the greeting said: the office, not 第二巡察组 or 石门村
+    assert "承办：巡察办" in reply, reply
     run_jobs()
     case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
-    assert case.qr_code.scene == "G2-shimen" and db.get(Unit, case.unit_id).path == "柳溪镇/石门村"
+    assert case.qr_code.scene == "G1-baisha" and case.unit_id is None and case.group_id is None
 
 
 def test_a_retired_posters_case_stays_in_the_posters_round(citizen, db, runner, tmp_path):

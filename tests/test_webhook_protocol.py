@@ -88,6 +88,14 @@ def test_retried_scan_event_is_stored_once(citizen, db):
     assert count(db, InboundMessage) == 1
 
 
+def test_two_posters_scanned_within_one_second_are_two_scans(citizen, db):
+    ts = int(time.time())
+    first = citizen.send(sim.scan(OPENID, "G1-baisha", first_time=False, ts=ts))
+    second = citizen.send(sim.scan(OPENID, "G2-shimen", first_time=False, ts=ts))
+    assert "县委第一巡察组" in first and "县委第二巡察组" in second  # not the first one's replay
+    assert count(db, InboundMessage) == 2
+
+
 def test_retried_submit_makes_one_case(citizen, db):
     citizen.scan("G1-baisha")
     citizen.say("村干部年底违规发放补贴，公款吃喝")
