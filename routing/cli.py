@@ -1,7 +1,6 @@
 """`flask routing explain | eval | train` (the design's routing contract)."""
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter, defaultdict
 
@@ -12,9 +11,9 @@ from flask.cli import AppGroup
 from core.app import database, settings
 from core.models import Case, QrCode
 from routing.jobs import train_and_save, training_rows
+from routing.labeled import OFFICE, LabeledFileError, normalise, read_rows
 
 routing_cli = AppGroup("routing", help="Classify and route reports.")
-OFFICE = {"office", "-"}  # the expected group of a report for the office's queue
 COLUMNS = ("kind", "domain", "unit", "group")
 
 
@@ -39,32 +38,33 @@ def explain(text: str, scene: str | None) -> None:
 @routing_cli.command("eval")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def evaluate(path: str) -> None:
-    """Accuracy per column and confusion tables on a labeled CSV (text,kind,domain,unit,qr,group;
-    empty cells are not scored; a group of `office` or `-` expects the office's triage queue).
-    Excel's UTF-8 (with a BOM) is read too; rows naming an unknown QR scene are skipped and counted."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        if "text" not in (reader.fieldnames or []):
-            raise click.ClickException(f"{path}: no 'text' column (columns: text,{','.join(COLUMNS)},qr)")
-        rows = list(reader)
-    right, total, unknown = Counter(), Counter(), Counter()
-    confusion: dict[str, Counter] = defaultdict(Counter)
+    """Accuracy per column and confusion tables on labelled reports (text,kind,domain,unit,qr,group;
+    empty cells are not scored; a group of `office`, `-` or 巡察办 expects the office's queue).
+    A CSV (UTF-8, or GB18030 as Excel saves it) or an .xlsx workbook; labels as codes or Chinese
+    names; rows naming an unknown QR scene are skipped and counted."""
+    from routing.jobs import router
     from routing.places import Gazetteer
 
+    try:
+        rows = [normalise(r, router().taxonomy) for r in read_rows(path)]
+    except LabeledFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    right, total, unknown = Counter(), Counter(), Counter()
+    confusion: dict[str, Counter] = defaultdict(Counter)
     with database().session() as s:
         gaz = Gazetteer.load(s)  # once for the whole file
         scenes = dict(s.execute(sa.select(QrCode.scene, QrCode.id)).all())
         for row in rows:
-            scene = (row.get("qr") or "").strip() or None
+            scene = row["qr"] or None
             if scene and scene not in scenes:
                 unknown[scene] += 1
                 continue
             d = _decide(s, row["text"], scene, gaz).public()
             for col in COLUMNS:
-                want = (row.get(col) or "").strip()
+                want = row[col]
                 if not want:
                     continue
-                if col == "group" and want in OFFICE:
+                if col == "group" and want.lower() in OFFICE:
                     want = ""
                 got = d[col] or ""
                 total[col] += 1

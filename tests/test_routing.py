@@ -219,6 +219,30 @@ def test_eval_reads_excel_csv_scores_office_and_skips_unknown_scenes(runner, tmp
     assert result.exit_code != 0 and "no 'text' column" in result.output
 
 
+def test_eval_reads_an_offices_excel_files_with_chinese_labels(runner, tmp_path):
+    from openpyxl import Workbook
+
+    rows = [("text", "kind", "domain", "unit", "qr", "group"),
+            ("白沙村的路灯坏了三个月", "民生诉求", "民生服务", "青石镇/白沙村", None, "G1"),
+            ("建议巡察组多到偏远的组里走一走", "意见建议", None, None, None, "巡察办"),
+            ("石门村会计把低保名额给了自己亲戚", "问题线索", "惠民惠农资金", None, None, "G2")]
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(tmp_path / "台账.xlsx")
+    gbk = tmp_path / "台账.csv"  # "CSV (逗号分隔)" from Excel on a Chinese Windows: GB18030
+    gbk.write_bytes("\r\n".join(",".join(c or "" for c in r) for r in rows).encode("gb18030"))
+    for path in (tmp_path / "台账.xlsx", gbk):
+        out = runner.invoke(args=["routing", "eval", str(path)]).output
+        assert "3 rows from" in out, out
+        assert "kind    accuracy 1.000 (3/3)" in out and "domain  accuracy 1.000 (2/2)" in out, out
+        assert "group   accuracy 1.000 (3/3)" in out, out
+    junk = tmp_path / "junk.xlsx"
+    junk.write_bytes(b"not a workbook")
+    result = runner.invoke(args=["routing", "eval", str(junk)])
+    assert result.exit_code == 1 and "not a readable Excel workbook" in result.output
+
+
 def test_a_lost_routing_job_is_queued_again(app, db, run_jobs):
     from datetime import timedelta
 

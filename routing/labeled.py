@@ -1,0 +1,85 @@
+"""Labelled reports from an office's own files, for `flask routing eval`.
+
+An office keeps its history in Excel: a workbook (.xlsx) or a CSV that Excel saved, which on a
+Chinese Windows is GB18030 (GBK), not UTF-8. Both are read. Labels may be the taxonomy's codes
+(clue, funds) or its Chinese names (问题线索, 惠民惠农资金); an expected office queue is `office`,
+`-` or 巡察办. Columns: text, kind, domain, unit, qr, group (only text is required).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from routing.taxonomy import Taxonomy
+
+COLUMNS = ("text", "kind", "domain", "unit", "qr", "group")
+OFFICE = {"office", "-", "巡察办", "巡察办分办"}  # an expected group meaning the office's queue
+
+
+class LabeledFileError(ValueError):
+    """The file cannot be read as labelled reports; the message says why."""
+
+
+def read_rows(path: str | Path) -> list[dict[str, str]]:
+    """The file's rows as dicts of stripped strings (missing cells are "")."""
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        header, rows = _xlsx(path)
+    else:
+        header, rows = _csv(path)
+    header = [(h or "").strip().lower() for h in header]
+    if "text" not in header:
+        raise LabeledFileError(f"{path}: no 'text' column (columns: {','.join(COLUMNS)})")
+    out = []
+    for values in rows:
+        row = {h: _cell(v) for h, v in zip(header, values) if h}
+        if row.get("text"):
+            out.append({c: row.get(c, "") for c in COLUMNS})
+    return out
+
+
+def normalise(row: dict[str, str], taxonomy: Taxonomy) -> dict[str, str]:
+    """Codes for Chinese label names; "" for an expected office queue (group)."""
+    kinds = {name: code for code, name in taxonomy.kinds.items()}
+    domains = {name: code for code, name in taxonomy.domains.items()}
+    row = dict(row)
+    row["kind"] = kinds.get(row["kind"], row["kind"])
+    row["domain"] = domains.get(row["domain"], row["domain"])
+    return row
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel keeps numbers as floats: a group code 1 is not "1.0"
+    return str(value).strip()
+
+
+def _csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise LabeledFileError(f"{path}: neither UTF-8 nor GB18030 text: save it as CSV or .xlsx")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    return (rows[0] if rows else []), rows[1:]
+
+
+def _xlsx(path: Path) -> tuple[list[str], list[list]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several types for a file that is not a workbook
+        raise LabeledFileError(f"{path}: not a readable Excel workbook ({exc.__class__.__name__})") from None
+    try:
+        rows = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    return ([_cell(v) for v in rows[0]] if rows else []), rows[1:]
