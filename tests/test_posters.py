@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.models import Case, Unit
+from core.models import Case
 from tests.replies import tracking_no
 
 
