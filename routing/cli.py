@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from flask.cli import AppGroup
 from core.app import database, settings
 from core.models import Case, QrCode
 from routing.jobs import train_and_save, training_rows
-from routing.labeled import OFFICE, LabeledFileError, normalise, read_rows
+from routing.labeled import OFFICE, LabeledFileError, check_labels, normalise, read_rows, save_import
 
 routing_cli = AppGroup("routing", help="Classify and route reports.")
 COLUMNS = ("kind", "domain", "unit", "group")
@@ -99,10 +100,35 @@ def train_cmd(shipped: bool) -> None:
     confirmed; the new model becomes this instance's current one."""
     from routing import model
 
-    rows, confirmed = training_rows(with_staff=not shipped)
+    rows, counts = training_rows(with_instance=not shipped)
     folder = model.SHIPPED if shipped else settings().instance_path / "models"
     bundle, path = train_and_save(rows, folder)
-    click.echo(f"trained {bundle.version} on {len(rows)} examples ({confirmed} confirmed by staff) → {path}")
+    click.echo(f"trained {bundle.version} on {len(rows)} examples ({counts['office']} from the office's files, "
+               f"{counts['staff']} confirmed by staff) → {path}")
+
+
+@routing_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_cmd(path: str) -> None:
+    """Keep an office's labelled history (a file as for `eval`) as training data for the next
+    `flask routing train` and the nightly retrain. The same file name again replaces it."""
+    from routing.jobs import router
+
+    taxonomy = router().taxonomy
+    try:
+        rows = [normalise(r, taxonomy) for r in read_rows(path)]
+    except LabeledFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    if problems := check_labels(rows, taxonomy):
+        more = f"\n… and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise click.ClickException(f"{path}: nothing imported\n" + "\n".join(problems[:5]) + more)
+    labelled = [r for r in rows if r["kind"] or r["domain"]]
+    if not labelled:
+        raise click.ClickException(f"{path}: no row has a kind or a domain: nothing to learn from")
+    kept = save_import(settings().instance_path / "training", Path(path).stem, labelled)
+    click.echo(f"kept {len(labelled)} labelled reports from {path} → {kept}"
+               f"{f' ({len(rows) - len(labelled)} without labels skipped)' if len(rows) > len(labelled) else ''}; "
+               "`flask routing train` (or the nightly retrain) learns from them")
 
 
 @routing_cli.command("correct")

@@ -65,16 +65,19 @@ def confirmed_rows(s) -> list[dict[str, str]]:
                                                 .where(Case.labels_confirmed.is_(True)).order_by(Case.id))]
 
 
-def training_rows(with_staff: bool = True) -> tuple[list[dict[str, str]], int]:
-    """The project's examples, plus (unless only the shipped model is wanted) the cases staff
-    confirmed; returns the rows and how many came from staff."""
+def training_rows(with_instance: bool = True) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """The project's examples, plus (unless only the shipped model is wanted) this office's
+    imported history (`flask routing import`) and the cases staff confirmed; returns the rows
+    and how many came from the office's files and from staff."""
     from routing import model
+    from routing.labeled import imported_rows
 
-    rows, staff_rows = model.read_examples(), []
-    if with_staff:
+    rows, office_rows, staff_rows = model.read_examples(), [], []
+    if with_instance:
+        office_rows = imported_rows(settings().instance_path / "training")
         with database().session() as s:
             staff_rows = confirmed_rows(s)
-    return rows + staff_rows, len(staff_rows)
+    return rows + office_rows + staff_rows, {"office": len(office_rows), "staff": len(staff_rows)}
 
 
 def train_and_save(rows: list[dict[str, str]], folder):
@@ -87,13 +90,13 @@ def train_and_save(rows: list[dict[str, str]], folder):
 
 
 def retrain_if_corrected() -> str | None:
-    """Nightly: retrain on the examples plus the staff-confirmed cases when these changed since
-    the current model (so corrections improve routing without anyone running a command).
-    Returns the new version, or None when the current model already saw every confirmation."""
+    """Nightly: retrain on the examples plus the office's imported history and the staff-confirmed
+    cases when these changed since the current model (so corrections improve routing without
+    anyone running a command). Returns the new version, or None when nothing changed."""
     from routing import model
 
-    rows, from_staff = training_rows()
-    if not from_staff:
+    rows, counts = training_rows()
+    if not any(counts.values()):
         return None  # the shipped model has seen everything there is
     folder = settings().instance_path / "models"
     current = model.current(folder)

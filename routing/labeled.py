@@ -1,4 +1,5 @@
-"""Labelled reports from an office's own files, for `flask routing eval`.
+"""Labelled reports from an office's own files: `flask routing eval` scores the router on them,
+`flask routing import` keeps them as training data (instance/training/, one CSV per file).
 
 An office keeps its history in Excel: a workbook (.xlsx) or a CSV that Excel saved, which on a
 Chinese Windows is GB18030 (GBK), not UTF-8. Both are read. Labels may be the taxonomy's codes
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 from pathlib import Path
 
 from routing.taxonomy import Taxonomy
@@ -47,6 +50,39 @@ def normalise(row: dict[str, str], taxonomy: Taxonomy) -> dict[str, str]:
     row["kind"] = kinds.get(row["kind"], row["kind"])
     row["domain"] = domains.get(row["domain"], row["domain"])
     return row
+
+
+def check_labels(rows: list[dict[str, str]], taxonomy: Taxonomy) -> list[str]:
+    """What is wrong with the (normalised) rows' labels, one line per problem."""
+    problems = []
+    for row in rows:
+        for col, known in (("kind", taxonomy.kinds), ("domain", taxonomy.domains)):
+            if row[col] and row[col] not in known:
+                problems.append(f"unknown {col} {row[col]!r} (one of {', '.join(known)}) in 「{row['text'][:20]}」")
+    return problems
+
+
+def save_import(folder: Path, name: str, rows: list[dict[str, str]]) -> Path:
+    """Keep the labelled rows as folder/NAME.csv (text,kind,domain), replacing a file of that
+    name: importing the same history twice keeps it once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (re.sub(r"[^\w.-]", "_", name) + ".csv")
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["text", "kind", "domain"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)  # a training run never reads half a file
+    return path
+
+
+def imported_rows(folder: Path) -> list[dict[str, str]]:
+    """Every kept import's rows, in file-name order (training data)."""
+    rows = []
+    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows += [r for r in csv.DictReader(f) if r.get("text")]
+    return rows
 
 
 def _cell(value) -> str:

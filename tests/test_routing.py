@@ -116,7 +116,7 @@ def test_train_uses_confirmed_cases_and_new_cases_record_the_version(runner, db,
     event = db.scalar(sa.select(CaseEvent).where(CaseEvent.action == "labels_confirmed"))
     assert event.actor == "staff:wang" and event.note == "petition/other → clue/environment"
     out = runner.invoke(args=["routing", "train"]).output
-    m = re.search(r"trained (route-\S+) on (\d+) examples \((\d+) confirmed by staff\)", out)
+    m = re.search(r"trained (route-\S+) on (\d+) examples \(0 from the office's files, (\d+) confirmed by staff\)", out)
     assert m and m.group(3) == "1", out
     version = m.group(1)
     assert (app.extensions["settings"].instance_path / "models" / "CURRENT").read_text().strip() == f"{version}.joblib"
@@ -241,6 +241,37 @@ def test_eval_reads_an_offices_excel_files_with_chinese_labels(runner, tmp_path)
     junk.write_bytes(b"not a workbook")
     result = runner.invoke(args=["routing", "eval", str(junk)])
     assert result.exit_code == 1 and "not a readable Excel workbook" in result.output
+
+
+def test_an_offices_history_is_kept_as_training_data(runner, app, tmp_path):
+    from openpyxl import Workbook
+
+    from routing.jobs import retrain_if_corrected
+
+    book = Workbook()
+    for row in [("text", "kind", "domain"), ("村里的光伏电站收益不知道去哪了", "问题线索", "集体三资"),
+                ("老年协会的活动室能不能冬天开空调", "意见建议", "民生服务"), ("只有文字没有分类", None, None)]:
+        book.active.append(row)
+    history = tmp_path / "2025年台账.xlsx"
+    book.save(history)
+    out = runner.invoke(args=["routing", "import", str(history)]).output
+    assert "kept 2 labelled reports" in out and "(1 without labels skipped)" in out, out
+    kept = app.extensions["settings"].instance_path / "training" / "2025年台账.csv"
+    assert kept.read_text(encoding="utf-8").splitlines()[1] == "村里的光伏电站收益不知道去哪了,clue,collective_assets"
+    assert "kept 2" in runner.invoke(args=["routing", "import", str(history)]).output  # again: replaced
+    assert len(list(kept.parent.iterdir())) == 1
+    with app.app_context():  # the nightly job learns from it without anyone running train
+        version = retrain_if_corrected()
+        assert version is not None and retrain_if_corrected() is None
+    out = runner.invoke(args=["routing", "train"]).output
+    assert "(2 from the office's files, 0 confirmed by staff)" in out and version in out, out
+
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("text,kind,domain\n路灯坏了,民生,livelihood\n", encoding="utf-8")
+    result = runner.invoke(args=["routing", "import", str(wrong)])
+    assert result.exit_code == 1 and "nothing imported" in result.output
+    assert "unknown kind '民生' (one of clue, petition, suggestion, out_of_scope)" in result.output
+    assert not (kept.parent / "wrong.csv").exists()
 
 
 def test_a_lost_routing_job_is_queued_again(app, db, run_jobs):
