@@ -112,9 +112,9 @@ def train_cmd(shipped: bool) -> None:
 def import_cmd(path: str) -> None:
     """Keep an office's labelled history (a file as for `eval`) as training data for the next
     `flask routing train` and the nightly retrain. The same file name again replaces it."""
-    from routing.jobs import router
+    from routing.taxonomy import load_taxonomy
 
-    taxonomy = router().taxonomy
+    taxonomy = load_taxonomy()
     try:
         rows = [normalise(r, taxonomy) for r in read_rows(path)]
     except LabeledFileError as exc:

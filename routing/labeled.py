@@ -66,7 +66,8 @@ def save_import(folder: Path, name: str, rows: list[dict[str, str]]) -> Path:
     """Keep the labelled rows as folder/NAME.csv (text,kind,domain), replacing a file of that
     name: importing the same history twice keeps it once."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (re.sub(r"[^\w.-]", "_", name) + ".csv")
+    safe = re.sub(r"[^\w.-]", "_", name).lstrip(".") or "history"  # no hidden file: glob skips those
+    path = folder / f"{safe}.csv"
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["text", "kind", "domain"], extrasaction="ignore")
