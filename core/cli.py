@@ -105,8 +105,8 @@ def jobs_cron() -> None:
         from rq.cron import CronScheduler
 
         cron = CronScheduler(connection=jobs.redis)
-        for func, cron_expr in PERIODIC:
-            cron.register(func, queue_name="default", cron=cron_expr)
+        for func, cron_expr, timeout in PERIODIC:
+            cron.register(func, queue_name="default", cron=cron_expr, job_timeout=timeout)
         cron.start()
         return
     import time
@@ -114,9 +114,9 @@ def jobs_cron() -> None:
 
     from croniter import croniter
 
-    nexts = {func: croniter(expr, datetime.now()) for func, expr in PERIODIC}
+    nexts = {func: croniter(expr, datetime.now()) for func, expr, _ in PERIODIC}
     due = {func: it.get_next(float) for func, it in nexts.items()}
-    click.echo("periodic jobs in this process: " + ", ".join(f"{f.__name__} ({e})" for f, e in PERIODIC))
+    click.echo("periodic jobs in this process: " + ", ".join(f"{f.__name__} ({e})" for f, e, _ in PERIODIC))
     while True:
         func = min(due, key=due.get)
         time.sleep(max(0.0, due[func] - time.time()))

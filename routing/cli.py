@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -12,7 +11,8 @@ from flask.cli import AppGroup
 from core.app import database, settings
 from core.models import Case, QrCode
 from routing.jobs import train_and_save, training_rows
-from routing.labeled import OFFICE, LabeledFileError, check_labels, normalise, read_rows, save_import
+from routing.labeled import (OFFICE, LabeledFileError, check_labels, import_name, normalise, read_rows,
+                             save_import)
 
 routing_cli = AppGroup("routing", help="Classify and route reports.")
 COLUMNS = ("kind", "domain", "unit", "group")
@@ -46,10 +46,13 @@ def evaluate(path: str) -> None:
     from routing.jobs import router
     from routing.places import Gazetteer
 
+    taxonomy = router().taxonomy
     try:
-        rows = [normalise(r, router().taxonomy) for r in read_rows(path)]
+        rows = [normalise(r, taxonomy) for r in read_rows(path)]
     except LabeledFileError as exc:
         raise click.ClickException(str(exc)) from None
+    for problem in check_labels(rows, taxonomy)[:5]:  # scored as wrong: say why
+        click.echo(f"warning: {problem}", err=True)
     right, total, unknown = Counter(), Counter(), Counter()
     confusion: dict[str, Counter] = defaultdict(Counter)
     with database().session() as s:
@@ -125,9 +128,10 @@ def import_cmd(path: str) -> None:
     labelled = [r for r in rows if r["kind"] or r["domain"]]
     if not labelled:
         raise click.ClickException(f"{path}: no row has a kind or a domain: nothing to learn from")
-    kept = save_import(settings().instance_path / "training", Path(path).stem, labelled)
-    click.echo(f"kept {len(labelled)} labelled reports from {path} → {kept}"
-               f"{f' ({len(rows) - len(labelled)} without labels skipped)' if len(rows) > len(labelled) else ''}; "
+    kept, replaced = save_import(settings().instance_path / "training", import_name(path), labelled)
+    skipped = f" ({len(rows) - len(labelled)} without labels skipped)" if len(rows) > len(labelled) else ""
+    again = "; this replaces the earlier import of this file" if replaced else ""
+    click.echo(f"kept {len(labelled)} labelled reports from {path} → {kept}{skipped}{again}; "
                "`flask routing train` (or the nightly retrain) learns from them")
 
 

@@ -74,7 +74,7 @@ def training_rows(with_instance: bool = True) -> tuple[list[dict[str, str]], dic
 
     rows, office_rows, staff_rows = model.read_examples(), [], []
     if with_instance:
-        office_rows = imported_rows(settings().instance_path / "training")
+        office_rows = imported_rows(settings().instance_path / "training", _taxonomy())
         with database().session() as s:
             staff_rows = confirmed_rows(s)
     return rows + office_rows + staff_rows, {"office": len(office_rows), "staff": len(staff_rows)}
@@ -92,14 +92,18 @@ def train_and_save(rows: list[dict[str, str]], folder):
 def retrain_if_corrected() -> str | None:
     """Nightly: retrain on the examples plus the office's imported history and the staff-confirmed
     cases when these changed since the current model (so corrections improve routing without
-    anyone running a command). Returns the new version, or None when nothing changed."""
+    anyone running a command). Returns the new version, "shipped" when every import is gone
+    and nothing is confirmed (back to the shipped model), or None when nothing changed."""
     from routing import model
 
     rows, counts = training_rows()
-    if not any(counts.values()):
-        return None  # the shipped model has seen everything there is
     folder = settings().instance_path / "models"
     current = model.current(folder)
+    if not any(counts.values()):  # the shipped model has seen everything there is
+        if current is not None:  # an import deleted since: back to the shipped model
+            (folder / "CURRENT").unlink()
+            return "shipped"
+        return None
     if current is not None and current.stem.endswith(f"-{model.digest(rows)}"):
         return None
     return train_and_save(rows, folder)[0].version

@@ -2,22 +2,40 @@
 `flask routing import` keeps them as training data (instance/training/, one CSV per file).
 
 An office keeps its history in Excel: a workbook (.xlsx) or a CSV that Excel saved, which on a
-Chinese Windows is GB18030 (GBK), not UTF-8. Both are read. Labels may be the taxonomy's codes
-(clue, funds) or its Chinese names (问题线索, 惠民惠农资金); an expected office queue is `office`,
-`-` or 巡察办. Columns: text, kind, domain, unit, qr, group (only text is required).
+Chinese Windows is GB18030 (GBK), not UTF-8 (UTF-16 for "Unicode 文本"). All are read; a file
+mixing encodings, an old .xls, or a workbook in disguise gets a clear error instead. The header
+may sit under a title row, on any sheet, in English or Chinese (文本, 类别, 领域, 单位, 二维码,
+巡察组); merged cells are filled down. Labels may be the taxonomy's codes (clue, funds) or its
+Chinese names (问题线索, 惠民惠农资金), in any width or case; an expected office queue is
+`office`, `-` or 巡察办.
 """
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
+import logging
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 from routing.taxonomy import Taxonomy
 
+log = logging.getLogger(__name__)
+
 COLUMNS = ("text", "kind", "domain", "unit", "qr", "group")
 OFFICE = {"office", "-", "巡察办", "巡察办分办"}  # an expected group meaning the office's queue
+HEADERS = {  # what offices call the columns
+    "text": "text", "文本": "text", "内容": "text", "反映内容": "text", "问题描述": "text", "留言": "text",
+    "kind": "kind", "类别": "kind", "类型": "kind", "性质": "kind", "问题性质": "kind",
+    "domain": "domain", "领域": "domain", "问题领域": "domain",
+    "unit": "unit", "单位": "unit", "被反映单位": "unit",
+    "qr": "qr", "二维码": "qr", "场景": "qr",
+    "group": "group", "巡察组": "group", "承办": "group", "分组": "group",
+}
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
 class LabeledFileError(ValueError):
@@ -25,30 +43,30 @@ class LabeledFileError(ValueError):
 
 
 def read_rows(path: str | Path) -> list[dict[str, str]]:
-    """The file's rows as dicts of stripped strings (missing cells are "")."""
+    """The file's rows with text, as dicts of the COLUMNS (missing cells are "")."""
     path = Path(path)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        header, rows = _xlsx(path)
+    head = path.read_bytes()[:8]
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise LabeledFileError(f"{path}: an old Excel .xls file: in Excel, save it as .xlsx")
+    if path.suffix.lower() in (".xlsx", ".xlsm") or head.startswith(b"PK\x03\x04"):
+        sheets = _xlsx(path)
     else:
-        header, rows = _csv(path)
-    header = [(h or "").strip().lower() for h in header]
-    if "text" not in header:
-        raise LabeledFileError(f"{path}: no 'text' column (columns: {','.join(COLUMNS)})")
-    out = []
-    for values in rows:
-        row = {h: _cell(v) for h, v in zip(header, values) if h}
-        if row.get("text"):
-            out.append({c: row.get(c, "") for c in COLUMNS})
-    return out
+        sheets = [_csv(path)]
+    for table in sheets:
+        found = _header(table)
+        if found is not None:
+            at, columns = found
+            return [row for values in table[at + 1:] if (row := _row(columns, values))["text"]]
+    raise LabeledFileError(f"{path}: no 'text' column (columns: {','.join(COLUMNS)}, or 文本/类别/领域…)")
 
 
 def normalise(row: dict[str, str], taxonomy: Taxonomy) -> dict[str, str]:
-    """Codes for Chinese label names; "" for an expected office queue (group)."""
-    kinds = {name: code for code, name in taxonomy.kinds.items()}
-    domains = {name: code for code, name in taxonomy.domains.items()}
+    """Codes for Chinese label names (any width, case, stray invisible characters)."""
+    kinds = {_fold(k): k for k in taxonomy.kinds} | {_fold(n): k for k, n in taxonomy.kinds.items()}
+    domains = {_fold(k): k for k in taxonomy.domains} | {_fold(n): k for k, n in taxonomy.domains.items()}
     row = dict(row)
-    row["kind"] = kinds.get(row["kind"], row["kind"])
-    row["domain"] = domains.get(row["domain"], row["domain"])
+    row["kind"] = kinds.get(_fold(row["kind"]), row["kind"])
+    row["domain"] = domains.get(_fold(row["domain"]), row["domain"])
     return row
 
 
@@ -62,28 +80,50 @@ def check_labels(rows: list[dict[str, str]], taxonomy: Taxonomy) -> list[str]:
     return problems
 
 
-def save_import(folder: Path, name: str, rows: list[dict[str, str]]) -> Path:
-    """Keep the labelled rows as folder/NAME.csv (text,kind,domain), replacing a file of that
-    name: importing the same history twice keeps it once."""
+def import_name(path: str | Path) -> str:
+    """The kept file's name for an imported file: readable, and distinct for distinct names
+    (台账 2024.xlsx, 台账_2024.xlsx and 台账 2024.csv are three imports)."""
+    path = Path(path)
+    safe = re.sub(r"[^\w.-]", "_", path.stem).lstrip(".") or "history"
+    return f"{safe}-{hashlib.sha256(path.name.encode()).hexdigest()[:6]}.csv"
+
+
+def save_import(folder: Path, name: str, rows: list[dict[str, str]]) -> tuple[Path, bool]:
+    """Keep the labelled rows as folder/name (text,kind,domain); True when that replaced an
+    earlier import of the same file (importing it twice keeps it once)."""
     folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^\w.-]", "_", name).lstrip(".") or "history"  # no hidden file: glob skips those
-    path = folder / f"{safe}.csv"
+    path = folder / name
+    replaced = path.exists()
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["text", "kind", "domain"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)  # a training run never reads half a file
-    return path
+    return path, replaced
 
 
-def imported_rows(folder: Path) -> list[dict[str, str]]:
-    """Every kept import's rows, in file-name order (training data)."""
+def imported_rows(folder: Path, taxonomy: Taxonomy) -> list[dict[str, str]]:
+    """Every kept import's rows (training data), checked again against today's taxonomy: a file
+    copied in by hand or a label the office removed since is skipped, with one log line."""
     rows = []
     for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows += [r for r in csv.DictReader(f) if r.get("text")]
+        try:
+            found = [normalise(r, taxonomy) for r in read_rows(path)]
+        except (LabeledFileError, OSError) as exc:
+            log.warning("training file skipped: %s", exc)
+            continue
+        bad = check_labels(found, taxonomy)
+        if bad:
+            log.warning("training file %s: %d rows with labels outside the taxonomy skipped (%s)",
+                        path.name, len(bad), bad[0])
+        known = [r for r in found if not check_labels([r], taxonomy)]
+        rows += [{"text": r["text"], "kind": r["kind"], "domain": r["domain"]} for r in known]
     return rows
+
+
+def _fold(value: str) -> str:
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", value)).strip().casefold()
 
 
 def _cell(value) -> str:
@@ -91,32 +131,74 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel keeps numbers as floats: a group code 1 is not "1.0"
-    return str(value).strip()
+    return _INVISIBLE.sub("", str(value)).strip()
 
 
-def _csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
+def _header(table: list[list]) -> tuple[int, list[str | None]] | None:
+    """The header row among the first ten (a title may sit above it) and its column names."""
+    for at, values in enumerate(table[:10]):
+        names = [HEADERS.get(_fold(_cell(v))) for v in values]
+        if "text" in names:
+            named = [n for n in names if n]
+            if len(named) != len(set(named)):
+                dup = next(n for n in named if named.count(n) > 1)
+                raise LabeledFileError(f"the column {dup!r} appears twice in the header: keep one")
+            return at, names
+    return None
+
+
+def _row(columns: list[str | None], values: list) -> dict[str, str]:
+    row = dict.fromkeys(COLUMNS, "")
+    for name, value in zip(columns, values):
+        if name:
+            row[name] = _cell(value)
+    return row
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8 throughout. GB18030 decodes nearly any bytes, so first make sure no line is
+    # UTF-8 Chinese: a file pasted together from both would be read as gibberish.
+    for number, line in enumerate(raw.split(b"\n"), start=1):
         try:
-            text = raw.decode(encoding)
-            break
+            if not line.isascii() and line.decode("utf-8"):
+                raise LabeledFileError(f"{path}: mixed encodings (line {number} is UTF-8, others are "
+                                       "not): save it again from Excel as .xlsx or UTF-8 CSV")
         except UnicodeDecodeError:
             continue
-    else:
-        raise LabeledFileError(f"{path}: neither UTF-8 nor GB18030 text: save it as CSV or .xlsx")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    return (rows[0] if rows else []), rows[1:]
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        raise LabeledFileError(f"{path}: neither UTF-8 nor GB18030 text: save it as CSV or .xlsx") from None
 
 
-def _xlsx(path: Path) -> tuple[list[str], list[list]]:
+def _csv(path: Path) -> list[list[str]]:
+    text = _decode(path, path.read_bytes())
+    first = text.split("\n", 1)[0]
+    delimiter = max(",\t;", key=first.count)  # Excel: commas; "文本文件": tabs; some locales: ;
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def _xlsx(path: Path) -> list[list[list]]:
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(path, data_only=True)  # not read-only: merged ranges are filled below
     except Exception as exc:  # openpyxl raises several types for a file that is not a workbook
         raise LabeledFileError(f"{path}: not a readable Excel workbook ({exc.__class__.__name__})") from None
-    try:
-        rows = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
-    finally:
-        book.close()
-    return ([_cell(v) for v in rows[0]] if rows else []), rows[1:]
+    sheets = []
+    for sheet in book.worksheets:
+        for merged in list(sheet.merged_cells.ranges):
+            value = sheet.cell(merged.min_row, merged.min_col).value
+            sheet.unmerge_cells(str(merged))
+            for r in range(merged.min_row, merged.max_row + 1):
+                for c in range(merged.min_col, merged.max_col + 1):
+                    sheet.cell(r, c).value = value
+        sheets.append([list(r) for r in sheet.iter_rows(values_only=True)])
+    book.close()
+    return sheets

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from core.models import Attachment, Case, CaseEvent
@@ -247,31 +248,73 @@ def test_an_offices_history_is_kept_as_training_data(runner, app, tmp_path):
     from openpyxl import Workbook
 
     from routing.jobs import retrain_if_corrected
+    from routing.labeled import import_name
 
     book = Workbook()
-    for row in [("text", "kind", "domain"), ("村里的光伏电站收益不知道去哪了", "问题线索", "集体三资"),
-                ("老年协会的活动室能不能冬天开空调", "意见建议", "民生服务"), ("只有文字没有分类", None, None)]:
-        book.active.append(row)
+    book.active.title = "说明"
+    book.active.append(["本台账记录2025年巡察期间群众反映的问题"])
+    sheet = book.create_sheet("台账")  # the data on the second sheet, under a title row
+    for row in [("2025年巡察信访台账",), ("序号", "反映内容", "类别", "领域"),
+                (1, "村里的光伏电站收益不知道去哪了", "问题线索", "集体三资"),
+                (2, "村集体的山林承包款没有公示", None, "集体三资"),  # 类别 merged over rows 3-4
+                (3, "老年协会的活动室能不能冬天开空调", "ＳＵＧＧＥＳＴＩＯＮ", "民生服务"),
+                (4, "只有文字没有分类", None, None)]:
+        sheet.append(row)
+    sheet.merge_cells("C3:C4")
     history = tmp_path / "2025年台账.xlsx"
     book.save(history)
     out = runner.invoke(args=["routing", "import", str(history)]).output
-    assert "kept 2 labelled reports" in out and "(1 without labels skipped)" in out, out
-    kept = app.extensions["settings"].instance_path / "training" / "2025年台账.csv"
-    assert kept.read_text(encoding="utf-8").splitlines()[1] == "村里的光伏电站收益不知道去哪了,clue,collective_assets"
-    assert "kept 2" in runner.invoke(args=["routing", "import", str(history)]).output  # again: replaced
-    assert len(list(kept.parent.iterdir())) == 1
-    with app.app_context():  # the nightly job learns from it without anyone running train
+    assert "kept 3 labelled reports" in out and "(1 without labels skipped)" in out, out
+    kept = app.extensions["settings"].instance_path / "training" / import_name(history)
+    assert kept.read_text(encoding="utf-8").splitlines()[1:] == [
+        "村里的光伏电站收益不知道去哪了,clue,collective_assets", "村集体的山林承包款没有公示,clue,collective_assets",
+        "老年协会的活动室能不能冬天开空调,suggestion,livelihood"]
+    out = runner.invoke(args=["routing", "import", str(history)]).output
+    assert "replaces the earlier import of this file" in out and len(list(kept.parent.iterdir())) == 1
+    other = tmp_path / "2025年_台账.xlsx"  # the same name once sanitised: a second import, not a replacement
+    other.write_bytes(history.read_bytes())
+    assert "replaces" not in runner.invoke(args=["routing", "import", str(other)]).output
+    assert len(list(kept.parent.iterdir())) == 2
+    with app.app_context():  # the nightly job learns from them without anyone running train
         version = retrain_if_corrected()
-        assert version is not None and retrain_if_corrected() is None
+        assert version.startswith("route-") and retrain_if_corrected() is None
     out = runner.invoke(args=["routing", "train"]).output
-    assert "(2 from the office's files, 0 confirmed by staff)" in out and version in out, out
+    assert "(6 from the office's files, 0 confirmed by staff)" in out and version in out, out
+    for path in kept.parent.iterdir():  # the office takes its history back: so does the model
+        path.unlink()
+    with app.app_context():
+        assert retrain_if_corrected() == "shipped" and retrain_if_corrected() is None
 
-    wrong = tmp_path / "wrong.csv"
-    wrong.write_text("text,kind,domain\n路灯坏了,民生,livelihood\n", encoding="utf-8")
-    result = runner.invoke(args=["routing", "import", str(wrong)])
-    assert result.exit_code == 1 and "nothing imported" in result.output
-    assert "unknown kind '民生' (one of clue, petition, suggestion, out_of_scope)" in result.output
-    assert not (kept.parent / "wrong.csv").exists()
+
+@pytest.mark.parametrize("name, content, error", [
+    ("wrong.csv", "text,kind,domain\n路灯坏了,民生,livelihood\n".encode(),
+     "unknown kind '民生' (one of clue, petition, suggestion, out_of_scope)"),
+    ("mixed.csv", "text,kind\n路灯坏了,petition\n".encode() + "低保被冒领,clue\n".encode("gbk"),
+     "mixed encodings (line 2 is UTF-8"),
+    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "an old Excel .xls file"),
+    ("fake.xlsx", b"text,kind\n", "not a readable Excel workbook"),
+    ("twice.csv", "反映内容,text,kind\n路灯坏了,,petition\n".encode(), "the column 'text' appears twice"),
+    ("none.csv", "message,kind\nx,clue\n".encode(), "no 'text' column"),
+])
+def test_an_unusable_file_is_refused_in_one_line_and_nothing_is_kept(runner, app, tmp_path, name, content, error):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = runner.invoke(args=["routing", "import", str(path)])
+    assert result.exit_code == 1 and error in result.output and "Traceback" not in result.output, result.output
+    assert not (app.extensions["settings"].instance_path / "training").exists()
+
+
+def test_a_hand_copied_training_file_cannot_teach_unknown_labels(app, caplog):
+    from routing.jobs import training_rows
+
+    folder = app.extensions["settings"].instance_path / "training"
+    folder.mkdir()
+    (folder / "copied.csv").write_bytes("text,kind,domain\n路灯坏了,民生诉求,民生服务\n桥断了,民生,\n".encode("gbk"))
+    with app.app_context():
+        rows, counts = training_rows()
+    assert counts["office"] == 1 and rows[-1 - counts["staff"]] == {"text": "路灯坏了", "kind": "petition",
+                                                                    "domain": "livelihood"}
+    assert "1 rows with labels outside the taxonomy skipped" in caplog.text
 
 
 def test_a_lost_routing_job_is_queued_again(app, db, run_jobs):
