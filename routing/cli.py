@@ -1,4 +1,5 @@
-"""`flask routing explain | eval | train` (the design's routing contract)."""
+"""`flask routing explain | eval | import | train | correct` (the design's routing contract, and
+the office's own labelled files)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,7 @@ from flask.cli import AppGroup
 from core.app import database, settings
 from core.models import Case, QrCode
 from routing.jobs import train_and_save, training_rows
-from routing.labeled import (OFFICE, LabeledFileError, check_labels, import_name, normalise, read_rows,
-                             save_import)
+from routing.labeled import OFFICE, LabeledFileError, import_name, read_labelled, save_import
 
 routing_cli = AppGroup("routing", help="Classify and route reports.")
 COLUMNS = ("kind", "domain", "unit", "group")
@@ -41,23 +41,25 @@ def explain(text: str, scene: str | None) -> None:
 def evaluate(path: str) -> None:
     """Accuracy per column and confusion tables on labelled reports (text,kind,domain,unit,qr,group;
     empty cells are not scored; a group of `office`, `-` or 巡察办 expects the office's queue).
-    A CSV (UTF-8, or GB18030 as Excel saves it) or an .xlsx workbook; labels as codes or Chinese
-    names; rows naming an unknown QR scene are skipped and counted."""
-    from routing.jobs import router
+    A CSV (UTF-8, or GB18030 as Excel saves it) or an .xlsx workbook (`routing.labeled`); labels,
+    units and groups as codes or as names; rows naming an unknown QR scene are skipped and counted."""
     from routing.places import Gazetteer
 
-    taxonomy = router().taxonomy
-    try:
-        rows = [normalise(r, taxonomy) for r in read_rows(path)]
-    except LabeledFileError as exc:
-        raise click.ClickException(str(exc)) from None
-    for problem in check_labels(rows, taxonomy)[:5]:  # scored as wrong: say why
-        click.echo(f"warning: {problem}", err=True)
+    rows, problems = _office_file(path)
     right, total, unknown = Counter(), Counter(), Counter()
     confusion: dict[str, Counter] = defaultdict(Counter)
     with database().session() as s:
         gaz = Gazetteer.load(s)  # once for the whole file
         scenes = dict(s.execute(sa.select(QrCode.scene, QrCode.id)).all())
+        names = _names(s, gaz)
+        for row in rows:
+            for col in ("unit", "group"):  # an office writes 县委第一巡察组 and 白沙村, not G1 and paths
+                if row[col] and row[col].lower() not in OFFICE:
+                    row[col] = names[col].get(row[col], row[col])
+                    if row[col] not in names[col].values():
+                        problems.append(f"unknown {col} {row[col]!r} in 「{row['text'][:20]}」")
+        for problem in problems[:5]:  # these are scored as wrong: say why
+            click.echo(f"warning: {problem}", err=True)
         for row in rows:
             scene = row["qr"] or None
             if scene and scene not in scenes:
@@ -85,6 +87,35 @@ def evaluate(path: str) -> None:
         _table(col, confusion[col])
 
 
+def _office_file(path: str) -> tuple[list[dict[str, str]], list[str]]:
+    from routing.taxonomy import load_taxonomy
+
+    try:
+        return read_labelled(path, load_taxonomy())
+    except LabeledFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _names(s, gaz) -> dict[str, dict[str, str]]:
+    """What an office may write for a unit or a group → its path or code (codes and paths map to
+    themselves; a name two units or groups share is left out)."""
+    from core.models import Group, UnitAlias
+
+    units: dict[str, set[str]] = defaultdict(set)
+    for place in gaz.places.values():
+        units[place.path].add(place.path)
+        units[place.name].add(place.path)
+    for alias, unit_id in s.execute(sa.select(UnitAlias.alias, UnitAlias.unit_id)):
+        if unit_id in gaz.places:
+            units[alias].add(gaz.places[unit_id].path)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for code, name in s.execute(sa.select(Group.code, Group.name)):
+        groups[code].add(code)
+        groups[name].add(code)
+    return {col: {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+            for col, found in (("unit", units), ("group", groups))}
+
+
 def _table(col: str, cells: Counter) -> None:
     labels = sorted({a for a, _ in cells} | {b for _, b in cells})
     if not labels:
@@ -99,8 +130,8 @@ def _table(col: str, cells: Counter) -> None:
 @routing_cli.command("train")
 @click.option("--shipped", is_flag=True, help="Write the shipped model (routing/models), examples only.")
 def train_cmd(shipped: bool) -> None:
-    """Train kind and domain models on the project's examples plus the cases whose labels staff
-    confirmed; the new model becomes this instance's current one."""
+    """Train kind and domain models on the project's examples plus the office's imported history
+    and the cases whose labels staff confirmed; the new model becomes this instance's current one."""
     from routing import model
 
     rows, counts = training_rows(with_instance=not shipped)
@@ -115,14 +146,8 @@ def train_cmd(shipped: bool) -> None:
 def import_cmd(path: str) -> None:
     """Keep an office's labelled history (a file as for `eval`) as training data for the next
     `flask routing train` and the nightly retrain. The same file name again replaces it."""
-    from routing.taxonomy import load_taxonomy
-
-    taxonomy = load_taxonomy()
-    try:
-        rows = [normalise(r, taxonomy) for r in read_rows(path)]
-    except LabeledFileError as exc:
-        raise click.ClickException(str(exc)) from None
-    if problems := check_labels(rows, taxonomy):
+    rows, problems = _office_file(path)
+    if problems:
         more = f"\n… and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise click.ClickException(f"{path}: nothing imported\n" + "\n".join(problems[:5]) + more)
     labelled = [r for r in rows if r["kind"] or r["domain"]]

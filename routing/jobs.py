@@ -89,7 +89,7 @@ def train_and_save(rows: list[dict[str, str]], folder):
     return bundle, bundle.save(folder)
 
 
-def retrain_if_corrected() -> str | None:
+def retrain_if_changed() -> str | None:
     """Nightly: retrain on the examples plus the office's imported history and the staff-confirmed
     cases when these changed since the current model (so corrections improve routing without
     anyone running a command). Returns the new version, "shipped" when every import is gone

@@ -29,7 +29,7 @@ COLUMNS = ("text", "kind", "domain", "unit", "qr", "group")
 OFFICE = {"office", "-", "巡察办", "巡察办分办"}  # an expected group meaning the office's queue
 HEADERS = {  # what offices call the columns
     "text": "text", "文本": "text", "内容": "text", "反映内容": "text", "问题描述": "text", "留言": "text",
-    "kind": "kind", "类别": "kind", "类型": "kind", "性质": "kind", "问题性质": "kind",
+    "kind": "kind", "类别": "kind", "性质": "kind", "问题性质": "kind",  # not 类型: in 信访 ledgers, the channel
     "domain": "domain", "领域": "domain", "问题领域": "domain",
     "unit": "unit", "单位": "unit", "被反映单位": "unit",
     "qr": "qr", "二维码": "qr", "场景": "qr",
@@ -53,7 +53,7 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
     else:
         sheets = [_csv(path)]
     for table in sheets:
-        found = _header(table)
+        found = _header(path, table)
         if found is not None:
             at, columns = found
             return [row for values in table[at + 1:] if (row := _row(columns, values))["text"]]
@@ -68,6 +68,12 @@ def normalise(row: dict[str, str], taxonomy: Taxonomy) -> dict[str, str]:
     row["kind"] = kinds.get(_fold(row["kind"]), row["kind"])
     row["domain"] = domains.get(_fold(row["domain"]), row["domain"])
     return row
+
+
+def read_labelled(path: str | Path, taxonomy: Taxonomy) -> tuple[list[dict[str, str]], list[str]]:
+    """The file's rows with labels as codes, and what is wrong with their labels."""
+    rows = [normalise(r, taxonomy) for r in read_rows(path)]
+    return rows, check_labels(rows, taxonomy)
 
 
 def check_labels(rows: list[dict[str, str]], taxonomy: Taxonomy) -> list[str]:
@@ -113,12 +119,14 @@ def imported_rows(folder: Path, taxonomy: Taxonomy) -> list[dict[str, str]]:
         except (LabeledFileError, OSError) as exc:
             log.warning("training file skipped: %s", exc)
             continue
-        bad = check_labels(found, taxonomy)
+        bad = 0
+        for r in found:
+            if check_labels([r], taxonomy):
+                bad += 1
+            else:
+                rows.append({"text": r["text"], "kind": r["kind"], "domain": r["domain"]})
         if bad:
-            log.warning("training file %s: %d rows with labels outside the taxonomy skipped (%s)",
-                        path.name, len(bad), bad[0])
-        known = [r for r in found if not check_labels([r], taxonomy)]
-        rows += [{"text": r["text"], "kind": r["kind"], "domain": r["domain"]} for r in known]
+            log.warning("training file %s: %d rows with labels outside the taxonomy skipped", path.name, bad)
     return rows
 
 
@@ -134,15 +142,15 @@ def _cell(value) -> str:
     return _INVISIBLE.sub("", str(value)).strip()
 
 
-def _header(table: list[list]) -> tuple[int, list[str | None]] | None:
+def _header(path: Path, table: list[list]) -> tuple[int, list[str | None]] | None:
     """The header row among the first ten (a title may sit above it) and its column names."""
     for at, values in enumerate(table[:10]):
-        names = [HEADERS.get(_fold(_cell(v))) for v in values]
+        raw = [_cell(v) for v in values]
+        names = [HEADERS.get(_fold(v)) for v in raw]
         if "text" in names:
-            named = [n for n in names if n]
-            if len(named) != len(set(named)):
-                dup = next(n for n in named if named.count(n) > 1)
-                raise LabeledFileError(f"the column {dup!r} appears twice in the header: keep one")
+            for name in set(n for n in names if n and names.count(n) > 1):
+                both = "、".join(r for r, n in zip(raw, names) if n == name)
+                raise LabeledFileError(f"{path}: the columns {both} both mean {name!r}: keep one")
             return at, names
     return None
 

@@ -1,9 +1,9 @@
 """The routing model: two classifiers of `routing.textmodel` (kind, domain) in one versioned file.
 
 Shipped: `routing/models/<version>.joblib`, trained by `flask routing train` on the project's
-labeled examples (`routing/data/examples.csv`); a retrained model (examples plus the cases whose
-labels staff confirmed) goes to `instance/models/` and wins over the shipped one. Every routed
-case records the version that labelled it.
+labeled examples (`routing/data/examples.csv`); a retrained model (examples plus the office's
+imported history and the cases whose labels staff confirmed) goes to `instance/models/` and wins
+over the shipped one. Every routed case records the version that labelled it.
 """
 from __future__ import annotations
 
@@ -98,5 +98,7 @@ def load(instance_models: Path | None = None) -> ModelBundle:
         raise FileNotFoundError("no routing model: run `flask routing train`")
     with _lock:
         if path not in _loaded:
-            _loaded[path] = joblib.load(path)
+            loaded = joblib.load(path)
+            _loaded.clear()  # a process keeps the current model only, not every version it saw
+            _loaded[path] = loaded
         return _loaded[path]

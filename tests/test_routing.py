@@ -223,21 +223,27 @@ def test_eval_reads_excel_csv_scores_office_and_skips_unknown_scenes(runner, tmp
 def test_eval_reads_an_offices_excel_files_with_chinese_labels(runner, tmp_path):
     from openpyxl import Workbook
 
-    rows = [("text", "kind", "domain", "unit", "qr", "group"),
-            ("白沙村的路灯坏了三个月", "民生诉求", "民生服务", "青石镇/白沙村", None, "G1"),
+    rows = [("反映内容", "类别", "领域", "单位", "qr", "巡察组"),  # names, as an office writes them
+            ("白沙村的路灯坏了三个月", "民生诉求", "民生服务", "白沙村", None, "县委第一巡察组"),
             ("建议巡察组多到偏远的组里走一走", "意见建议", None, None, None, "巡察办"),
-            ("石门村会计把低保名额给了自己亲戚", "问题线索", "惠民惠农资金", None, None, "G2")]
+            ("石门村会计把低保名额给了自己亲戚", "问题线索", "惠民惠农资金", "柳溪镇/石门村", None, "G2")]
     book = Workbook()
     for row in rows:
         book.active.append(row)
     book.save(tmp_path / "台账.xlsx")
     gbk = tmp_path / "台账.csv"  # "CSV (逗号分隔)" from Excel on a Chinese Windows: GB18030
     gbk.write_bytes("\r\n".join(",".join(c or "" for c in r) for r in rows).encode("gb18030"))
-    for path in (tmp_path / "台账.xlsx", gbk):
+    utf16 = tmp_path / "unicode.txt"  # Excel's "Unicode 文本": UTF-16, tab-separated
+    utf16.write_bytes("\r\n".join("\t".join(c or "" for c in r) for r in rows).encode("utf-16"))
+    for path in (tmp_path / "台账.xlsx", gbk, utf16):
         out = runner.invoke(args=["routing", "eval", str(path)]).output
-        assert "3 rows from" in out, out
+        assert "3 rows from" in out and "warning" not in out, out
         assert "kind    accuracy 1.000 (3/3)" in out and "domain  accuracy 1.000 (2/2)" in out, out
-        assert "group   accuracy 1.000 (3/3)" in out, out
+        assert "unit    accuracy 1.000 (2/2)" in out and "group   accuracy 1.000 (3/3)" in out, out
+    odd = tmp_path / "odd.csv"
+    odd.write_text("text;kind;group\n白沙村的路灯坏了;民生;第九组\n", encoding="utf-8")  # semicolons
+    out = runner.invoke(args=["routing", "eval", str(odd)]).output
+    assert "warning: unknown kind '民生'" in out and "warning: unknown group '第九组'" in out, out
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"not a workbook")
     result = runner.invoke(args=["routing", "eval", str(junk)])
@@ -247,7 +253,7 @@ def test_eval_reads_an_offices_excel_files_with_chinese_labels(runner, tmp_path)
 def test_an_offices_history_is_kept_as_training_data(runner, app, tmp_path):
     from openpyxl import Workbook
 
-    from routing.jobs import retrain_if_corrected
+    from routing.jobs import retrain_if_changed
     from routing.labeled import import_name
 
     book = Workbook()
@@ -276,14 +282,18 @@ def test_an_offices_history_is_kept_as_training_data(runner, app, tmp_path):
     assert "replaces" not in runner.invoke(args=["routing", "import", str(other)]).output
     assert len(list(kept.parent.iterdir())) == 2
     with app.app_context():  # the nightly job learns from them without anyone running train
-        version = retrain_if_corrected()
-        assert version.startswith("route-") and retrain_if_corrected() is None
+        version = retrain_if_changed()
+        assert version.startswith("route-") and retrain_if_changed() is None
     out = runner.invoke(args=["routing", "train"]).output
     assert "(6 from the office's files, 0 confirmed by staff)" in out and version in out, out
     for path in kept.parent.iterdir():  # the office takes its history back: so does the model
         path.unlink()
     with app.app_context():
-        assert retrain_if_corrected() == "shipped" and retrain_if_corrected() is None
+        assert retrain_if_changed() == "shipped" and retrain_if_changed() is None
+        from routing import model
+        from routing.jobs import router
+
+        assert f"{router().model.version}.joblib" == (model.SHIPPED / "CURRENT").read_text().strip()
 
 
 @pytest.mark.parametrize("name, content, error", [
@@ -293,7 +303,7 @@ def test_an_offices_history_is_kept_as_training_data(runner, app, tmp_path):
      "mixed encodings (line 2 is UTF-8"),
     ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "an old Excel .xls file"),
     ("fake.xlsx", b"text,kind\n", "not a readable Excel workbook"),
-    ("twice.csv", "反映内容,text,kind\n路灯坏了,,petition\n".encode(), "the column 'text' appears twice"),
+    ("twice.csv", "反映内容,text,kind\n路灯坏了,,petition\n".encode(), "the columns 反映内容、text both mean 'text'"),
     ("none.csv", "message,kind\nx,clue\n".encode(), "no 'text' column"),
 ])
 def test_an_unusable_file_is_refused_in_one_line_and_nothing_is_kept(runner, app, tmp_path, name, content, error):
@@ -337,22 +347,22 @@ def test_a_lost_routing_job_is_queued_again(app, db, run_jobs):
 
 
 def test_staff_corrections_retrain_the_model_overnight(app, db, runner):
-    from routing.jobs import retrain_if_corrected
+    from routing.jobs import retrain_if_changed
 
     with app.app_context():
-        assert retrain_if_corrected() is None  # nothing confirmed yet: the shipped model stays
+        assert retrain_if_changed() is None  # nothing confirmed yet: the shipped model stays
     db.add(Case(channel="visit", tracking_no="XC261125999998", text="柳溪镇的砂石场半夜偷采河砂，河堤都挖空了",
                 summary="x", kind="petition", domain="other"))
     db.commit()
     assert runner.invoke(args=["routing", "correct", "XC261125999998", "--kind", "clue", "--domain",
                                "environment", "--by", "wang"]).exit_code == 0
     with app.app_context():
-        version = retrain_if_corrected()
+        version = retrain_if_changed()
         assert version and version.startswith("route-")
         from routing.jobs import router
 
         assert router().model.version == version  # the next case is routed by it
-        assert retrain_if_corrected() is None  # nothing new since
+        assert retrain_if_changed() is None  # nothing new since
 
 
 def test_a_poster_left_up_after_its_round_sends_reports_to_the_office(app, db):
@@ -368,3 +378,28 @@ def test_a_poster_left_up_after_its_round_sends_reports_to_the_office(app, db):
     assert (during.group, during.evidence["group"]) == ("G1", "inspects the unit")
     assert after.group is None and after.evidence["group"] == "qr code's round ended 2026-12-31: office queue"
     assert after.unit == "青石镇/白沙村"  # the poster still says where
+
+
+def test_the_nightly_retrain_may_run_for_hours(app, monkeypatch):
+    import rq.cron
+
+    from core.schedule import PERIODIC
+    from routing.jobs import retrain_if_changed
+
+    registered = {}
+
+    class Scheduler:  # RQ's cron, recording what `flask jobs cron` registers
+        def __init__(self, connection):
+            pass
+
+        def register(self, func, queue_name, cron, job_timeout=None):
+            registered[func] = job_timeout
+
+        def start(self):
+            pass
+
+    monkeypatch.setattr(rq.cron, "CronScheduler", Scheduler)
+    monkeypatch.setattr(app.extensions["jobs"], "queue", object())  # as with REDIS_URL: RQ's cron, not the loop
+    assert app.test_cli_runner().invoke(args=["jobs", "cron"]).exit_code == 0
+    assert set(registered) == {func for func, _, _ in PERIODIC}
+    assert registered[retrain_if_changed] >= 3600  # RQ's default 180 s would kill a big retrain
