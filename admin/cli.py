@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import click
 import yaml
-from flask.cli import AppGroup
 
 from admin.deploy import DeploymentError, load_deployment
 from core.app import database
+from core.cli import CommandGroup
 
-deploy_cli = AppGroup("deploy", help="Rounds, groups, units and QR codes from a deployment file.")
+deploy_cli = CommandGroup("deploy", help="Rounds, groups, units and QR codes from a deployment file.")
 
 
 @deploy_cli.command("load")

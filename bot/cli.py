@@ -7,12 +7,12 @@ import shlex
 
 import click
 import requests
-from flask.cli import AppGroup
 
 from bot import simulator as sim
 from core.app import settings
+from core.cli import CommandGroup
 
-wechat_cli = AppGroup("wechat", help="Talk to the bot as WeChat does; run the fake WeChat API.")
+wechat_cli = CommandGroup("wechat", help="Talk to the bot as WeChat does; run the fake WeChat API.")
 
 CHAT_HELP = """输入文字直接发送给机器人。特殊命令：
   /voice 识别文字      发送一条语音（带语音识别文字）

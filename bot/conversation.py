@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot import texts
 from core.identity import IdentityVault
 from core.models import Group
+from core.models.org import poster_state
 from intake import drafts
 from intake.cases import EmptyDraft, cases_of, find_case, status_label, submit_draft
 from intake import clock
@@ -122,15 +123,15 @@ def scene_of(msg) -> str:
 def greeting(arrival: Arrival) -> str:
     """Welcome with the group's name, what the round is about and the group's public contact
     (the office's for a poster without a group, or when there is no poster)."""
-    p, o, today = arrival.poster, arrival.office, clock.today()
-    if p is not None and (p.qr_retired_at is not None or not _date(p.round_start) <= today <= _date(p.round_end)):
-        # A poster the office retired, put up before its round or left up after it: the office
-        # takes reports (as submission and routing do).
+    p, o = arrival.poster, arrival.office
+    state = poster_state(p.qr_retired_at, _date(p.round_start), _date(p.round_end), clock.today()) if p else None
+    if state in ("retired", "ahead", "over"):
+        # The office takes reports through this poster (as submission and routing do): say why.
         contact = _contact(o.office_phone, o.office_mailbox, o.office_email) if o is not None else None
         text = texts.greeting(o.office_name if o else None, None, None, None, contact)
-        if p.qr_retired_at is not None:
+        if state == "retired":
             text += "\n" + texts.POSTER_RETIRED
-        elif _date(p.round_end) < today:
+        elif state == "over":
             text += "\n" + texts.round_over(p.round_name)
         else:
             text += "\n" + texts.round_ahead(p.round_name, _date(p.round_start))

@@ -32,14 +32,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from bot import bp as bot_bp
     from bot.cli import wechat_cli
     from admin.cli import deploy_cli
-    from core.cli import db_cli, jobs_cli, schema_hint
+    from core.cli import db_cli, jobs_cli
     from intake.cli import drafts_cli, media_cli
     from routing.cli import routing_cli
 
     app.register_blueprint(bot_bp)
-    app.cli.add_command(db_cli)  # the one that migrates: its own errors are the ones to see
-    for group in (deploy_cli, jobs_cli, wechat_cli, media_cli, drafts_cli, routing_cli):
-        app.cli.add_command(schema_hint(group))
+    for group in (db_cli, deploy_cli, jobs_cli, wechat_cli, media_cli, drafts_cli, routing_cli):
+        app.cli.add_command(group)
 
     @app.get("/healthz")
     def healthz():

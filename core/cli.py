@@ -10,7 +10,6 @@ from flask.cli import AppGroup
 ROOT = Path(__file__).resolve().parent.parent
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-jobs_cli = AppGroup("jobs", help="Background jobs (RQ).")
 
 
 SCHEMA_HINT = ("the database schema is missing or older than this code: run `flask db upgrade` "
@@ -25,25 +24,23 @@ def _schema_missing(exc: BaseException) -> bool:
     return any(words in str(orig) for words in ("no such table", "no such column"))
 
 
-def schema_hint(group: click.Group) -> click.Group:
-    """Commands of `group` run against an unmigrated database end with SCHEMA_HINT, not a
-    traceback (the usual case: a fresh checkout, or new code before `flask db upgrade`)."""
-    import sqlalchemy as sa
+class CommandGroup(AppGroup):
+    """A group whose commands, run against an unmigrated database, end with SCHEMA_HINT instead
+    of a traceback (the usual case: a fresh checkout, or new code before `flask db upgrade`).
+    Every group but `flask db` itself, whose own errors are the ones to see."""
 
-    if getattr(group, "schema_hint", False):  # create_app runs more than once in a process
-        return group
-    invoke = group.invoke
+    def invoke(self, ctx: click.Context):
+        import sqlalchemy as sa
 
-    def checked(ctx: click.Context):
         try:
-            return invoke(ctx)
+            return super().invoke(ctx)
         except sa.exc.DBAPIError as exc:
             if _schema_missing(exc):
                 raise click.ClickException(SCHEMA_HINT) from None
             raise
 
-    group.invoke, group.schema_hint = checked, True
-    return group
+
+jobs_cli = CommandGroup("jobs", help="Background jobs (RQ).")
 
 
 def alembic_config():

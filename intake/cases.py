@@ -58,18 +58,18 @@ def submit_draft(s: Session, draft_id: int, vault: IdentityVault, openid: str | 
         raise EmptyDraft("nothing to submit")
     text = "\n".join(texts) or NO_TEXT
     qr = s.get(QrCode, draft.qr_code_id) if draft.qr_code_id else None
-    # The poster's group takes the case until routing decides, if the poster is still live; a
-    # retired poster says nothing, one left up after its round still says where it hung.
+    # The poster's group takes the case until routing decides, if the poster is live; a retired
+    # poster says nothing, one outside its round still says where it hung.
     today = clock.today()
-    live = qr is not None and qr.live_on(today)
+    state = qr.state(today) if qr is not None else None
     case = Case(
         channel=channel,
         text=text,
         summary=summary(texts, 120) or text[:120],
         anonymity=draft.anonymity,
         qr_code_id=qr.id if qr else None,
-        group_id=qr.group_id if live else None,
-        unit_id=qr.unit_id if qr is not None and qr.retired_at is None else None,
+        group_id=qr.group_id if state == "live" else None,
+        unit_id=qr.unit_id if state not in (None, "retired") else None,
         round_id=qr.round_id if qr is not None and qr.round.runs_on(today) else _current_round_id(s),
         status=CaseStatus.received.value,
     )

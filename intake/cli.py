@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask.cli import AppGroup
 
 from core.app import database, jobs
+from core.cli import CommandGroup
 from core.models import Attachment, Draft
 from intake.clock import local
 
-media_cli = AppGroup("media", help="Voice and image downloads from WeChat.")
-drafts_cli = AppGroup("drafts", help="Unsubmitted reports.")
+media_cli = CommandGroup("media", help="Voice and image downloads from WeChat.")
+drafts_cli = CommandGroup("drafts", help="Unsubmitted reports.")
 
 
 @media_cli.command("status")

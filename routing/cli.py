@@ -7,14 +7,14 @@ from collections import Counter, defaultdict
 
 import click
 import sqlalchemy as sa
-from flask.cli import AppGroup
 
 from core.app import database, settings
+from core.cli import CommandGroup
 from core.models import Case, QrCode
 from routing.jobs import train_and_save, training_rows
 from routing.labeled import OFFICE, LabeledFileError, import_name, read_labelled, save_import
 
-routing_cli = AppGroup("routing", help="Classify and route reports.")
+routing_cli = CommandGroup("routing", help="Classify and route reports.")
 COLUMNS = ("kind", "domain", "unit", "group")
 
 
@@ -99,21 +99,13 @@ def _office_file(path: str) -> tuple[list[dict[str, str]], list[str]]:
 def _names(s, gaz) -> dict[str, dict[str, str]]:
     """What an office may write for a unit or a group → its path or code (codes and paths map to
     themselves; a name two units or groups share is left out)."""
-    from core.models import Group, UnitAlias
+    from core.models import Group
 
-    units: dict[str, set[str]] = defaultdict(set)
-    for place in gaz.places.values():
-        units[place.path].add(place.path)
-        units[place.name].add(place.path)
-    for alias, unit_id in s.execute(sa.select(UnitAlias.alias, UnitAlias.unit_id)):
-        if unit_id in gaz.places:
-            units[alias].add(gaz.places[unit_id].path)
     groups: dict[str, set[str]] = defaultdict(set)
     for code, name in s.execute(sa.select(Group.code, Group.name)):
         groups[code].add(code)
         groups[name].add(code)
-    return {col: {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
-            for col, found in (("unit", units), ("group", groups))}
+    return {"unit": gaz.paths(), "group": {k: next(iter(v)) for k, v in groups.items() if len(v) == 1}}
 
 
 def _table(col: str, cells: Counter) -> None:

@@ -60,19 +60,17 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
     raise LabeledFileError(f"{path}: no 'text' column (columns: {','.join(COLUMNS)}, or 文本/类别/领域…)")
 
 
-def normalise(row: dict[str, str], taxonomy: Taxonomy) -> dict[str, str]:
-    """Codes for Chinese label names (any width, case, stray invisible characters)."""
-    kinds = {_fold(k): k for k in taxonomy.kinds} | {_fold(n): k for k, n in taxonomy.kinds.items()}
-    domains = {_fold(k): k for k in taxonomy.domains} | {_fold(n): k for k, n in taxonomy.domains.items()}
-    row = dict(row)
-    row["kind"] = kinds.get(_fold(row["kind"]), row["kind"])
-    row["domain"] = domains.get(_fold(row["domain"]), row["domain"])
-    return row
+def normalise(rows: list[dict[str, str]], taxonomy: Taxonomy) -> list[dict[str, str]]:
+    """The rows with codes for label names (any width, case, stray invisible characters)."""
+    known = {col: {_fold(k): k for k in labels} | {_fold(n): k for k, n in labels.items()}
+             for col, labels in (("kind", taxonomy.kinds), ("domain", taxonomy.domains))}
+    return [{**row, **{col: names.get(_fold(row[col]), row[col]) for col, names in known.items()}}
+            for row in rows]
 
 
 def read_labelled(path: str | Path, taxonomy: Taxonomy) -> tuple[list[dict[str, str]], list[str]]:
     """The file's rows with labels as codes, and what is wrong with their labels."""
-    rows = [normalise(r, taxonomy) for r in read_rows(path)]
+    rows = normalise(read_rows(path), taxonomy)
     return rows, check_labels(rows, taxonomy)
 
 
@@ -115,7 +113,7 @@ def imported_rows(folder: Path, taxonomy: Taxonomy) -> list[dict[str, str]]:
     rows = []
     for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
         try:
-            found = [normalise(r, taxonomy) for r in read_rows(path)]
+            found = normalise(read_rows(path), taxonomy)
         except (LabeledFileError, OSError) as exc:
             log.warning("training file skipped: %s", exc)
             continue

@@ -62,6 +62,12 @@ class Gazetteer:
     def words(self) -> list[str]:
         return [name for name, _ in self._names]
 
+    def paths(self) -> dict[str, str]:
+        """Each unit's path, and each name or alias that belongs to one unit only → its path."""
+        out = {p.path: p.path for p in self.places.values()}
+        out.update({name: self.places[ids[0]].path for name, ids in self._names if len(ids) == 1})
+        return out
+
     def find(self, text: str, near: int | None = None) -> Mention | None:
         """The unit the text names. Names count only as whole words (青石板路 does not name 青石镇).
         Of several units: a department (the one asked to act, where a village only says where the

@@ -102,14 +102,12 @@ class Router:
             evidence["group"] = "out of scope: office queue"
         elif unit_id is not None and (group := inspecting_group(s, gaz, unit_id, today)) is not None:
             evidence["group"] = "inspects the unit"
-        elif qr is not None and qr.group_id is not None and qr.round.runs_on(today):
+        elif qr is not None and qr.group_id is not None and qr.live_on(today):
             group = s.get(Group, qr.group_id)
             evidence["group"] = "qr code's group"
-        elif qr is not None and qr.group_id is not None and qr.round.end < today:
-            # A poster left up after its round: that group has gone home.
-            evidence["group"] = f"qr code's round ended {qr.round.end}: office queue"
-        elif qr is not None and qr.group_id is not None:
-            evidence["group"] = f"qr code's round starts {qr.round.start}: office queue"
+        elif qr is not None and qr.group_id is not None:  # outside its round: no group in the field
+            evidence["group"] = {"over": f"qr code's round ended {qr.round.end}: office queue",
+                                 "ahead": f"qr code's round starts {qr.round.start}: office queue"}[qr.state(today)]
         else:
             evidence["group"] = "no group: office queue"
 
@@ -139,10 +137,10 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
     decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None,
                              clock.today(now), gaz)
     case.kind, case.domain, case.model_version = decision.kind, decision.domain, router.model.version
-    if decision.unit_id is not None:
+    # Routing saw the poster (and knows whether it still holds): its unit decides. Only a case
+    # that came without one keeps a unit given at intake when routing finds none.
+    if decision.unit_id is not None or case.qr_code_id is not None:
         case.unit_id = decision.unit_id
-    elif case.qr_code is not None and case.qr_code.retired_at is not None and case.unit_id == case.qr_code.unit_id:
-        case.unit_id = None  # taken from the poster at submission; the poster was retired since
     case.group_id = decision.group_id
     case.routed_at = now
     if case.group_id is not None:

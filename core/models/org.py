@@ -110,6 +110,20 @@ class QrCode(Base):
     group: Mapped[Group | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
 
+    def state(self, day: date) -> str:
+        return poster_state(self.retired_at, self.round.start, self.round.end, day)
+
     def live_on(self, day: date) -> bool:
         """In use and its round running: its group takes what is reported through it."""
-        return self.retired_at is None and self.round.runs_on(day)
+        return self.state(day) == "live"
+
+
+def poster_state(retired_at: datetime | None, start: date, end: date, day: date) -> str:
+    """A poster on `day`: "retired" (the office took it out of the deployment), "ahead" (its
+    round has not begun), "over" (its round has ended) or "live". Only a live poster's group takes
+    reports; the greeting, submission and routing all read it from here."""
+    if retired_at is not None:
+        return "retired"
+    if day < start:
+        return "ahead"
+    return "over" if day > end else "live"
