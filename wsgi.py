@@ -1,5 +1,5 @@
 """WSGI entry: `gunicorn wsgi:app`. Flask's CLI finds it too (`flask ...` in this folder)."""
-from core.app import create_app
+from product import create_app
 from core.settings import ConfigError
 
 try:

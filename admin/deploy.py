@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.models import Group, Office, QrCode, Round, Staff, Unit, UnitAlias
+from core.models.org import GROUP_ROLES
 
 UNIT_KINDS = {"township", "village", "community", "department"}
-STAFF_ROLES = {"leader", "deputy", "liaison", "member", "office"}
+STAFF_ROLES = GROUP_ROLES
 
 
 class DeploymentError(ValueError):
@@ -142,7 +143,7 @@ def _load_group(session: Session, report: LoadReport, round_: Round, spec: dict)
                 home = _unit_by_path(session, path, f"staff {login}", create=True)
                 report.outside.append(f"{login}: {path}")
         _upsert(session, report, Staff, {"login": login}, {
-            "name": str(member["name"]), "role": role, "group_id": group.id,
+            "name": str(member["name"]), "role": GROUP_ROLES[role].value, "group_id": group.id,
             "home_unit_id": home.id if home else None,
         })
     session.flush()

@@ -18,9 +18,10 @@ from core.identity import IdentityVault
 from core.models import Group
 from core.models.org import poster_state
 from intake import drafts
-from intake.cases import EmptyDraft, cases_of, find_case, status_label, submit_draft
-from intake import clock
-from intake.clock import local_date_str
+from intake.cases import EmptyDraft, submit_draft
+from intake.progress import cases_of, citizen_view, find_case, status_label
+from core import clock
+from core.clock import local_date_str
 from intake.capture import Arrival, Piece
 from intake.drafts import ConversationRef
 
@@ -206,14 +207,12 @@ def _submit(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str
     draft = drafts.open_draft(s, conv)
     if draft is None:
         return texts.NOTHING_TO_SUBMIT
+    from core.app import jobs
+
     try:
-        sub = submit_draft(s, draft.id, vault, openid, channel="wechat")
+        sub = submit_draft(s, draft.id, vault, jobs(), openid, channel="wechat")
     except EmptyDraft:
         return texts.NOTHING_TO_SUBMIT
-    from core.app import jobs
-    from routing.jobs import route_case
-
-    jobs().after_commit(s, route_case, sub.case.id, job_id=f"route-{sub.case.id}")
     group = s.get(Group, sub.case.group_id) if sub.case.group_id else None
     return texts.submitted(sub.case.tracking_no, group.name if group else "巡察办", sub.query_code)
 
@@ -234,10 +233,7 @@ def _anonymous_case(s: Session, tracking_no: str, code: str) -> str:
     case = find_case(s, tracking_no, code)
     if case is None:
         return texts.CASE_NOT_FOUND
-    public = [e for e in case.events if e.public]
-    latest = f"\n最新进展（{local_date_str(public[-1].at)}）：{public[-1].note}" if public and public[-1].note else ""
-    return (f"受理编号：{case.tracking_no}\n反映时间：{local_date_str(case.created_at)}\n"
-            f"状态：{status_label(case.status)}{latest}")
+    return texts.case_progress(citizen_view(s, case))
 
 
 def _date(value) -> date:

@@ -101,5 +101,16 @@ def pending_draft(summary: str, count: int) -> str:
     return f"您有一条未提交的反映（{count}条内容）：{summary}\n{OPTIONS}"
 
 
+def case_progress(view) -> str:
+    """An anonymous case looked up by tracking number and query code (`intake.progress.CaseView`)."""
+    lines = [f"受理编号：{view.tracking_no}", f"反映时间：{view.submitted_on:%Y-%m-%d}", f"状态：{view.status}"]
+    latest, reply = view.latest, view.reply
+    if latest is not None and latest.note and latest is not reply:
+        lines.append(f"最新进展（{latest.on:%Y-%m-%d}）：{latest.note}")
+    if reply is not None:
+        lines.append(f"答复（{reply.on:%Y-%m-%d}）：{reply.note}")
+    return "\n".join(lines)
+
+
 def case_line(i: int, tracking_no: str, date: str, status: str, summary: str) -> str:
     return f"{i}. {tracking_no}（{date}）{status}\n   {summary}"

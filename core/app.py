@@ -1,8 +1,14 @@
-"""The Flask app factory: settings → database → jobs → blueprints and commands."""
+"""The Flask app factory of the shared infrastructure: settings → database → jobs → the features.
+
+Core knows no feature package: `create_app` takes the features (modules with `init_app(app)`)
+from its caller, `product.create_app`, which is the one place that composes the product.
+"""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
@@ -14,7 +20,9 @@ from core.ratelimit import RateLimiter
 from core.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, features: Iterable[ModuleType] = ()) -> Flask:
+    """The app on `settings` with each feature's `init_app(app)` called in order (blueprints,
+    commands, periodic jobs: `jobs().every(...)`)."""
     settings = settings or Settings.from_env()
     app = Flask("mashang", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent))
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing, JSON_AS_ASCII=False)
@@ -29,16 +37,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["limiter"] = RateLimiter(app.extensions["jobs"].redis)
     app.teardown_appcontext(_close_session)
 
-    from bot import bp as bot_bp
-    from bot.cli import wechat_cli
-    from admin.cli import deploy_cli
     from core.cli import db_cli, jobs_cli
-    from intake.cli import drafts_cli, media_cli
-    from routing.cli import routing_cli
 
-    app.register_blueprint(bot_bp)
-    for group in (db_cli, deploy_cli, jobs_cli, wechat_cli, media_cli, drafts_cli, routing_cli):
-        app.cli.add_command(group)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(jobs_cli)
+    for feature in features:
+        feature.init_app(app)
 
     @app.get("/healthz")
     def healthz():

@@ -93,16 +93,15 @@ def jobs_worker(burst: bool) -> None:
 
 @jobs_cli.command("cron")
 def jobs_cron() -> None:
-    """Run the periodic jobs of `core.schedule`: RQ's cron scheduler with REDIS_URL, else a
-    plain loop in this process (the development default, started by run.sh)."""
-    from core.schedule import PERIODIC
-
+    """Run the periodic jobs the features registered (`Jobs.every`): RQ's cron scheduler with
+    REDIS_URL, else a plain loop in this process (the development default, started by run.sh)."""
     jobs = current_app.extensions["jobs"]
+    periodic = jobs.periodic
     if not jobs.in_process:
         from rq.cron import CronScheduler
 
         cron = CronScheduler(connection=jobs.redis)
-        for func, cron_expr, timeout in PERIODIC:
+        for func, cron_expr, timeout in periodic:
             cron.register(func, queue_name="default", cron=cron_expr, job_timeout=timeout)
         cron.start()
         return
@@ -111,9 +110,9 @@ def jobs_cron() -> None:
 
     from croniter import croniter
 
-    nexts = {func: croniter(expr, datetime.now()) for func, expr, _ in PERIODIC}
+    nexts = {func: croniter(expr, datetime.now()) for func, expr, _ in periodic}
     due = {func: it.get_next(float) for func, it in nexts.items()}
-    click.echo("periodic jobs in this process: " + ", ".join(f"{f.__name__} ({e})" for f, e, _ in PERIODIC))
+    click.echo("periodic jobs in this process: " + ", ".join(f"{f.__name__} ({e})" for f, e, _ in periodic))
     while True:
         func = min(due, key=due.get)
         time.sleep(max(0.0, due[func] - time.time()))

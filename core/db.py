@@ -22,6 +22,11 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
 
 
+def one_of(column: str, values) -> str:
+    """A CHECK constraint's text: `column` holds one of an enum's values."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 

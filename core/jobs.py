@@ -30,6 +30,9 @@ class Jobs:
         self._outstanding = 0  # queued, running or waiting for a retry (in-process)
         self._idle = threading.Condition()
         self._nudged: set[str] = set()
+        # Periodic jobs, as data: (function, cron expression, timeout in seconds or None for
+        # RQ's 180), registered by each feature's init_app; run by `flask jobs cron`.
+        self.periodic: list[tuple[Callable[[], Any], str, int | None]] = []
         if settings.redis_url:
             from redis import Redis
             from rq import Queue
@@ -37,6 +40,10 @@ class Jobs:
             # Fail fast: a Redis outage must not hold the webhook past WeChat's 5 s.
             self.redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
             self.queue = Queue("default", connection=self.redis)
+
+    def every(self, cron: str, func: Callable[[], Any], timeout: int | None = None) -> None:
+        """Run `func()` on the cron expression (`flask jobs cron`: RQ's cron with Redis)."""
+        self.periodic.append((func, cron, timeout))
 
     @property
     def in_process(self) -> bool:

@@ -1,40 +1,48 @@
-"""Submission (受理) and the citizen's view of a case."""
+"""Opening a case (受理), from any channel: one service issues the tracking number and the query
+code, links the reporter as the citizen chose, writes the first event and queues routing.
+
+The chat's submission of a draft (`submit_draft`) is one caller; the mobile page's form and the
+staff's entry of a letter, a call, a visit or a village meeting are the others.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core import clock, lifecycle
+from core.clock import local
 from core.db import utcnow
-from core.identity import IdentityVault, check_query_code, hash_query_code, new_query_code
-from core.models import Attachment, Case, CaseEvent, CaseStatus, Draft, DraftEntry, QrCode, Reporter, Round
+from core.identity import IdentityVault, hash_query_code, new_query_code
+from core.jobs import Jobs
+from core.models import Attachment, Case, Draft, DraftEntry, QrCode, Reporter, Round
 from core.models.case import NO_TEXT
-from intake import clock
-from intake.clock import local
 from intake.drafts import draft_texts, summary
+from routing.jobs import route_case
 
-# What the citizen sees for each status.
-STATUS_LABELS = {
-    CaseStatus.received: "已受理",
-    CaseStatus.assigned: "已分派巡察组",
-    CaseStatus.handed_over: "已交办整改",
-    CaseStatus.transferred: "已移交",
-    CaseStatus.referred: "已转办",
-    CaseStatus.verifying: "核查中",
-    CaseStatus.filed: "已存档",
-    CaseStatus.rejected: "不予受理",
-    CaseStatus.replied: "已答复",
-    CaseStatus.closed: "已办结",
-    CaseStatus.merged: "已合并办理",
-    CaseStatus.reopened: "重新办理中",
-}
-
-CHANNEL_NOTES = {"wechat": "通过微信公众号提交", "h5": "通过手机网页提交"}
+CHANNELS = {"wechat": "通过微信公众号提交", "h5": "通过手机网页提交", "meeting": "屋场恳谈会等现场收集",
+            "letter": "来信", "phone": "来电", "visit": "来访"}
+ANONYMITY = ("default", "named", "anonymous")
 
 
 class EmptyDraft(ValueError):
     """Nothing to submit yet."""
+
+
+@dataclass
+class NewCase:
+    """A report as a channel took it. `openid` links replies (never for anonymous reports);
+    `name`/`phone` are a named report's (实名), stored encrypted on the case only."""
+    channel: str
+    texts: list[str]
+    anonymity: str = "default"
+    openid: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    qr: QrCode | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    actor: lifecycle.Actor = lifecycle.CITIZEN  # a staff member who entered a letter or a call
 
 
 @dataclass
@@ -43,75 +51,67 @@ class Submission:
     query_code: str | None  # only for anonymous reports; shown once, stored as a hash
 
 
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(CaseStatus(status), status)
-
-
-def submit_draft(s: Session, draft_id: int, vault: IdentityVault, openid: str | None,
-                 channel: str = "wechat") -> Submission:
-    """Turn a draft into a case. The draft and its entries are deleted afterwards: the case holds
-    the text, and an anonymous case keeps no path back to the conversation it came from."""
-    draft = s.get(Draft, draft_id)
-    texts = draft_texts(s, draft.id)
-    attachments = list(s.scalars(sa.select(Attachment).where(Attachment.draft_id == draft.id)))
-    if not texts and not attachments:
+def open_case(s: Session, new: NewCase, vault: IdentityVault, jobs: Jobs) -> Submission:
+    """Store `new` as a received case, with its tracking number (and query code when anonymous),
+    and queue its routing once the caller commits."""
+    if new.channel not in CHANNELS or new.anonymity not in ANONYMITY:
+        raise ValueError(f"unknown channel {new.channel!r} or anonymity {new.anonymity!r}")
+    texts = [t for t in new.texts if t.strip()]
+    if not texts and not new.attachments:
         raise EmptyDraft("nothing to submit")
     text = "\n".join(texts) or NO_TEXT
-    qr = s.get(QrCode, draft.qr_code_id) if draft.qr_code_id else None
+    qr = new.qr
     # The poster's group takes the case until routing decides, if the poster is live; a retired
     # poster says nothing, one outside its round still says where it hung.
     today = clock.today()
     state = qr.state(today) if qr is not None else None
     case = Case(
-        channel=channel,
+        channel=new.channel,
         text=text,
         summary=summary(texts, 120) or text[:120],
-        anonymity=draft.anonymity,
+        anonymity=new.anonymity,
         qr_code_id=qr.id if qr else None,
         group_id=qr.group_id if state == "live" else None,
         unit_id=qr.unit_id if state not in (None, "retired") else None,
         round_id=qr.round_id if qr is not None and qr.round.runs_on(today) else _current_round_id(s),
-        status=CaseStatus.received.value,
     )
     query_code = None
-    if draft.anonymity == "anonymous":
+    if new.anonymity == "anonymous":
         query_code = new_query_code()
         case.query_code_hash = hash_query_code(query_code)
     else:
-        if openid is not None:
-            case.reporter = _reporter(s, vault, openid)
-        if draft.anonymity == "named":
-            case.contact_name_enc, case.contact_phone_enc = draft.name_enc, draft.phone_enc
+        if new.openid is not None:
+            case.reporter = _reporter(s, vault, new.openid)
+        if new.anonymity == "named":
+            case.contact_name_enc, case.contact_phone_enc = vault.encrypt(new.name), vault.encrypt(new.phone)
     s.add(case)
     s.flush()
     case.tracking_no = tracking_number(case)
-    s.add(CaseEvent(case_id=case.id, actor="citizen", action="submitted", to_status=case.status, public=True,
-                    note=CHANNEL_NOTES.get(channel, channel)))
-    for att in attachments:
+    lifecycle.open_case(s, case, new.actor, CHANNELS[new.channel])
+    for att in new.attachments:
         att.case_id, att.draft_id = case.id, None
+    jobs.after_commit(s, route_case, case.id, job_id=f"route-{case.id}")
+    return Submission(case, query_code)
+
+
+def submit_draft(s: Session, draft_id: int, vault: IdentityVault, jobs: Jobs, openid: str | None,
+                 channel: str = "wechat") -> Submission:
+    """Turn a chat draft into a case. The draft and its entries are deleted afterwards: the case
+    holds the text, and an anonymous case keeps no path back to the conversation it came from."""
+    draft = s.get(Draft, draft_id)
+    attachments = list(s.scalars(sa.select(Attachment).where(Attachment.draft_id == draft.id)))
+    sub = open_case(s, NewCase(
+        channel=channel, texts=draft_texts(s, draft.id), anonymity=draft.anonymity, openid=openid,
+        name=vault.decrypt(draft.name_enc), phone=vault.decrypt(draft.phone_enc),
+        qr=s.get(QrCode, draft.qr_code_id) if draft.qr_code_id else None, attachments=attachments), vault, jobs)
     s.execute(sa.delete(DraftEntry).where(DraftEntry.draft_id == draft.id))
     s.delete(draft)
-    return Submission(case, query_code)
+    return sub
 
 
 def tracking_number(case: Case) -> str:
     """受理编号: XC + the Beijing date + the case id, e.g. XC261125000042."""
     return f"XC{local(case.created_at or utcnow()):%y%m%d}{case.id:06d}"
-
-
-def cases_of(s: Session, openid_hash: str, limit: int = 10) -> list[Case]:
-    """The citizen's own (non-anonymous) cases, newest first."""
-    return list(s.scalars(
-        sa.select(Case).join(Reporter, Case.reporter_id == Reporter.id)
-        .where(Reporter.openid_hash == openid_hash).order_by(Case.id.desc()).limit(limit)))
-
-
-def find_case(s: Session, tracking_no: str, query_code: str) -> Case | None:
-    """An anonymous case by tracking number and query code; None when either is wrong."""
-    case = s.scalar(sa.select(Case).where(Case.tracking_no == tracking_no.strip().upper()))
-    if case is None or not check_query_code(query_code, case.query_code_hash):
-        return None
-    return case
 
 
 def _reporter(s: Session, vault: IdentityVault, openid: str) -> Reporter:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from core.app import database, jobs
 from core.cli import CommandGroup
 from core.models import Attachment, Draft
-from intake.clock import local
+from core.clock import local
 
 media_cli = CommandGroup("media", help="Voice and image downloads from WeChat.")
 drafts_cli = CommandGroup("drafts", help="Unsubmitted reports.")

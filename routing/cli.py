@@ -159,6 +159,7 @@ def import_cmd(path: str) -> None:
 @click.option("--by", "login", required=True, help="The staff member's login.")
 def correct(tracking_no: str, kind: str | None, domain: str | None, login: str) -> None:
     """Confirm or correct a case's labels (training data for the next `flask routing train`)."""
+    from core.lifecycle import Actor
     from core.models import Staff
     from routing.service import InvalidLabel, correct_labels
     from routing.taxonomy import load_taxonomy
@@ -167,10 +168,11 @@ def correct(tracking_no: str, kind: str | None, domain: str | None, login: str) 
         case = s.scalar(sa.select(Case).where(Case.tracking_no == tracking_no))
         if case is None:
             raise click.ClickException(f"no case {tracking_no}")
-        if s.scalar(sa.select(Staff.id).where(Staff.login == login)) is None:
+        staff_id = s.scalar(sa.select(Staff.id).where(Staff.login == login))
+        if staff_id is None:
             raise click.ClickException(f"no staff member {login!r}")
         try:
-            correct_labels(s, case, load_taxonomy(), f"staff:{login}", kind, domain)
+            correct_labels(s, case, load_taxonomy(), Actor.staff(staff_id), kind, domain)
         except InvalidLabel as exc:
             raise click.ClickException(str(exc)) from None
         s.commit()

@@ -6,12 +6,15 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core.models import Case, CaseStatus, Group, Round, Staff, group_units
+from core.lifecycle import UNDISPOSED
+from core.models import Case, Group, Round, Staff, group_units
+from core.models.org import Role
 from routing.places import Gazetteer
 
-# Who takes a new case first: the liaison (联络员) triages, the leader last.
-ROLE_ORDER = {"liaison": 0, "member": 1, "deputy": 2, "leader": 3, "office": 4}
-OPEN = [s.value for s in (CaseStatus.received, CaseStatus.assigned, CaseStatus.reopened)]
+# Who takes a new case first: the group's liaison (联络员) triages, the leader last.
+ROLE_ORDER = {Role.group_liaison.value: 0, Role.group_member.value: 1, Role.group_deputy.value: 2,
+              Role.group_leader.value: 3, Role.group_office.value: 4}
+OPEN = [s.value for s in UNDISPOSED]
 
 
 def inspecting_group(s: Session, gaz: Gazetteer, unit_id: int, today: date) -> Group | None:

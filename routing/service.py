@@ -11,10 +11,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core import clock, lifecycle
 from core.db import utcnow
 from core.models import Attachment, Case, CaseEvent, CaseStatus, Group, QrCode
 from core.models.case import NO_TEXT
-from intake import clock
 from routing.segment import CONTENT
 from routing.cluster import cluster_size, find_cluster
 from routing.groups import choose_assignee, inspecting_group
@@ -126,7 +126,9 @@ class Router:
 
 def route_case(s: Session, router: Router, case_id: int, now: datetime | None = None) -> Decision | None:
     """Route a stored case once: labels, unit, group, assignee, cluster, priority, evidence and a
-    CaseEvent. A case already routed is left alone (the job may run twice)."""
+    CaseEvent. A case already routed is left alone (the job may run twice). A person's decision
+    wins over a late routing job: once staff acted on the case (assigned, corrected, moved it),
+    routing only records its advice in the evidence."""
     now = now or utcnow()
     case = s.get(Case, case_id, with_for_update=True)
     if case is None or case.routed_at is not None:
@@ -136,13 +138,18 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
     gaz = Gazetteer.load(s)
     decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None,
                              clock.today(now), gaz)
-    case.kind, case.domain, case.model_version = decision.kind, decision.domain, router.model.version
+    case.routed_at, case.model_version = now, router.model.version
+    if _staff_acted(s, case):
+        decision.evidence["staff_first"] = "staff acted before routing: advice only, nothing changed"
+        case.evidence = decision.evidence
+        lifecycle.record(s, case, lifecycle.SYSTEM, "routed", "已由工作人员处理，路由结果仅供参考")
+        return decision
+    case.kind, case.domain = decision.kind, decision.domain
     # Routing saw the poster (and knows whether it still holds): its unit decides. Only a case
     # that came without one keeps a unit given at intake when routing finds none.
     if decision.unit_id is not None or case.qr_code_id is not None:
         case.unit_id = decision.unit_id
     case.group_id = decision.group_id
-    case.routed_at = now
     if case.group_id is not None:
         assignee, set_aside = choose_assignee(s, gaz, case.group_id, case.unit_id)
         case.assignee_id = assignee.id if assignee else None
@@ -163,12 +170,17 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
         _raise_cluster(s, root, min(size - 1, 3))
         decision.priority = case.priority
     case.evidence = decision.evidence
-    old = case.status
-    if case.group_id is not None and old == CaseStatus.received.value:
-        case.status = CaseStatus.assigned.value
-    s.add(CaseEvent(case_id=case.id, actor="system", action="routed", from_status=old, to_status=case.status,
-                    note=_note(decision, case)))
+    if case.group_id is not None and case.status == CaseStatus.received.value:
+        lifecycle.move(s, case, CaseStatus.assigned, lifecycle.SYSTEM, "routed", _note(decision, case))
+    else:
+        lifecycle.record(s, case, lifecycle.SYSTEM, "routed", _note(decision, case))
     return decision
+
+
+def _staff_acted(s: Session, case: Case) -> bool:
+    """Whether a staff member decided anything about the case (entering a letter is not deciding)."""
+    return s.scalar(sa.select(sa.exists().where(CaseEvent.case_id == case.id, CaseEvent.actor == "staff",
+                                                CaseEvent.action != lifecycle.OPENED)))
 
 
 def _raise_cluster(s: Session, root: int, bump: int) -> None:
@@ -193,7 +205,7 @@ class InvalidLabel(ValueError):
     """A kind or domain the taxonomy does not have."""
 
 
-def correct_labels(s: Session, case: Case, taxonomy: Taxonomy, actor: str, kind: str | None = None,
+def correct_labels(s: Session, case: Case, taxonomy: Taxonomy, actor: lifecycle.Actor, kind: str | None = None,
                    domain: str | None = None) -> None:
     """Staff confirm or correct the machine's labels. The case becomes training data for the
     next model (`flask routing train`), and the change is kept in the case's history."""
@@ -204,5 +216,4 @@ def correct_labels(s: Session, case: Case, taxonomy: Taxonomy, actor: str, kind:
     before = f"{case.kind}/{case.domain}"
     case.kind, case.domain = kind or case.kind, domain or case.domain
     case.labels_confirmed = True
-    s.add(CaseEvent(case_id=case.id, actor=actor, action="labels_confirmed", from_status=case.status,
-                    to_status=case.status, note=f"{before} → {case.kind}/{case.domain}"))
+    lifecycle.record(s, case, actor, "labels_confirmed", f"{before} → {case.kind}/{case.domain}")

@@ -17,7 +17,7 @@ import yaml
 
 from admin.deploy import load_deployment
 from bot import simulator as sim
-from core.app import create_app
+from product import create_app
 from core.db import Base
 from core.settings import Settings
 from fakewechat.server import create_fake_app, run_in_thread

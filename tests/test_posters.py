@@ -13,7 +13,7 @@ from tests.replies import tracking_no
 def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, monkeypatch):
     from datetime import date
 
-    from intake import clock
+    from core import clock
 
     monkeypatch.setattr(clock, "today", lambda now=None: date(2027, 2, 1))
     greeting = citizen.scan("G1-baisha")
@@ -105,7 +105,7 @@ def test_a_case_routed_after_its_poster_was_retired_keeps_nothing_of_the_poster(
 def test_a_poster_scanned_before_its_round_greets_as_the_office(citizen, monkeypatch, db, app):
     from datetime import date
 
-    from intake import clock
+    from core import clock
     from routing.jobs import route_case
 
     monkeypatch.setattr(clock, "today", lambda now=None: date(2026, 10, 20))

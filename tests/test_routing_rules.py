@@ -44,7 +44,7 @@ def test_no_one_is_assigned_a_case_about_their_home_unit(db):
     baisha = db.scalar(sa.select(Unit).where(Unit.path == "青石镇/白沙村"))
     qingshi = db.scalar(sa.select(Unit).where(Unit.path == "青石镇"))
     # A liaison from 白沙村 joins G1: first in line by role, but not for 白沙村 or 青石镇.
-    db.add(Staff(login="zhao", name="赵联络员", role="liaison", group_id=g1.id, home_unit_id=baisha.id))
+    db.add(Staff(login="zhao", name="赵联络员", role="group_liaison", group_id=g1.id, home_unit_id=baisha.id))
     db.flush()
     pick, set_aside = choose_assignee(db, gaz, g1.id, baisha.id)
     assert pick.login == "li" and set_aside == ["zhao"]

@@ -73,7 +73,7 @@ def test_processes_starting_together_share_one_set_of_dev_secrets(tmp_path):
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_run(test_env, tmp_path):
-    from core.app import create_app
+    from product import create_app
 
     empty = tmp_path / "fresh"
     empty.mkdir()

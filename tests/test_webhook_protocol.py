@@ -147,7 +147,7 @@ def test_published_aes_sample_decrypts():
 
 
 def _sample_app(tmp_path, test_env):
-    from core.app import create_app
+    from product import create_app
     from core.settings import Settings
 
     env = {**test_env, "WECHAT_TOKEN": SAMPLE["token"], "WECHAT_AES_KEY": SAMPLE["key"],

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base, one_of, utcnow
 from core.models.org import Group, QrCode, Round, Staff, Unit
 
 # The text of a case that came with pictures, voice without recognition or a location only.
@@ -16,6 +16,7 @@ NO_TEXT = "（仅图片/语音/位置，无文字）"
 
 
 class CaseStatus(str, enum.Enum):
+    """The statuses of a case; the moves between them are `core.lifecycle.TRANSITIONS`."""
     received = "received"
     assigned = "assigned"
     handed_over = "handed_over"
@@ -28,6 +29,7 @@ class CaseStatus(str, enum.Enum):
     closed = "closed"
     merged = "merged"
     reopened = "reopened"
+    rated = "rated"
 
 
 class Reporter(Base):
@@ -42,6 +44,7 @@ class Reporter(Base):
 
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = (sa.CheckConstraint(one_of("status", CaseStatus), name="status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_no: Mapped[str | None] = mapped_column(sa.String(24), unique=True)  # 受理编号
     query_code_hash: Mapped[str | None] = mapped_column(sa.String(200))  # 查询码, anonymous only
@@ -86,18 +89,21 @@ class Case(Base):
 
 
 class CaseEvent(Base):
-    """Immutable history: who, when, from, to, note. Updates and deletes are refused."""
+    """Immutable history: who, when, from, to, note; written by `core.lifecycle` only. Updates
+    and deletes are refused. Public events are what the citizen sees; the others are internal."""
     __tablename__ = "case_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    actor: Mapped[str] = mapped_column(sa.String(60))  # "citizen", "system", "staff:<login>"
+    actor: Mapped[str] = mapped_column(sa.String(60))  # citizen | system | staff (then staff_id)
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
     action: Mapped[str] = mapped_column(sa.String(30))
     from_status: Mapped[str | None] = mapped_column(sa.String(16))
     to_status: Mapped[str | None] = mapped_column(sa.String(16))
     note: Mapped[str | None] = mapped_column(sa.Text)
     public: Mapped[bool] = mapped_column(default=False)  # shown to the citizen?
     case: Mapped[Case] = relationship(back_populates="events")
+    staff: Mapped[Staff | None] = relationship()
 
 
 @event.listens_for(CaseEvent, "before_update")

@@ -1,12 +1,13 @@
 """The office's set-up for a round: rounds, groups, inspected units, staff, QR posters."""
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base
+from core.db import Base, one_of
 
 group_units = sa.Table(
     "group_units", Base.metadata,
@@ -81,13 +82,37 @@ class Group(Base):
     staff: Mapped[list["Staff"]] = relationship(back_populates="group")
 
 
+class Role(str, enum.Enum):
+    """What a staff account is. Three kinds of liaison must not be confused: the inspection
+    group's own 联络员 (`group_liaison`, a member of the group who triages), a unit's liaison
+    (`unit_liaison`, 被巡察单位联络员: sees only what is handed to the unit, never who reported it)
+    and the discipline commission's liaison (`commission_liaison`, 纪委监委联络员: transferred clues).
+    """
+    group_leader = "group_leader"  # 组长
+    group_deputy = "group_deputy"  # 副组长
+    group_member = "group_member"  # 组员
+    group_liaison = "group_liaison"  # 巡察组联络员
+    group_office = "group_office"  # 巡察办派员: office staff working with a group
+    office_admin = "office_admin"  # 巡察办
+    auditor = "auditor"
+    unit_liaison = "unit_liaison"
+    commission_liaison = "commission_liaison"
+
+
+# A group's staff in the deployment file (`role:`) and what each becomes.
+GROUP_ROLES = {"leader": Role.group_leader, "deputy": Role.group_deputy, "member": Role.group_member,
+               "liaison": Role.group_liaison, "office": Role.group_office}
+
+
 class Staff(Base):
-    """A group member (组长/副组长/联络员) or office staff; never handles a case about `home_unit`."""
+    """A staff account: a group member (组长/副组长/联络员) or one of the office's and others' roles
+    (`Role`); a group member never handles a case about `home_unit`."""
     __tablename__ = "staff"
+    __table_args__ = (sa.CheckConstraint(one_of("role", Role), name="role"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(sa.String(60), unique=True)
     name: Mapped[str] = mapped_column(sa.String(60))
-    role: Mapped[str] = mapped_column(sa.String(20))  # leader | deputy | liaison | member | office
+    role: Mapped[str] = mapped_column(sa.String(20))  # a Role
     group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("groups.id"))
     home_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
