@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.orm import Session
 
 from bot import texts
 from core.identity import IdentityVault
-from core.models import Group
-from core.models.org import poster_state
-from intake import drafts
-from intake.cases import EmptyDraft, submit_draft
-from intake.progress import cases_of, citizen_view, find_case, status_label
 from core import clock
 from core.clock import local_date_str
-from intake.capture import Arrival, Piece
-from intake.drafts import ConversationRef
+from core.models import Conversation, Group, QrCode
+from core.models.org import poster_state
+from intake import drafts, pushes
+from intake.arrivals import Arrival
+from intake.cases import EmptyDraft, submit_draft
+from intake.progress import cases_of, citizen_view, find_case, status_label
+from intake.pushes import Piece
 
 MIN_REPORT_CHARS = 6  # shorter text outside a draft ("你好") gets the help line, not a draft
 SUBMIT, ANONYMOUS, CANCEL, QUERY, HELP, NAMED = "提交", "匿名", "取消", "查询", "帮助", "实名"
@@ -44,6 +45,7 @@ _TRACKING = re.compile(r"XC\d{6,}", re.I)
 _QUERY_CODE = re.compile(r"(XC\d{6,})(?:[\s,:;、/]|查询码|查询|编号|码)*([0-9A-Za-z]{4,12})(?![0-9A-Za-z])", re.I)
 QUERY_TEXT_CHARS = 60
 QUERY_LIMIT = 10  # tracking number + query code lookups per conversation per hour
+QUERY_CASE_LIMIT = 20  # lookups of one tracking number per hour, from any number of accounts
 _NAMED = re.compile(r"^实名\s*[:：]?\s*(\S{1,20}?)\s*[,，\s]\s*(1\d{10}|0\d{2,3}-?\d{7,8})$")
 
 
@@ -74,19 +76,45 @@ def piece_reply(piece: Piece) -> str:
     return reply
 
 
-def handle(s: Session, vault: IdentityVault, msg) -> str | None:
+@dataclass
+class Outcome:
+    """What a push that is not a plain piece did: the reply, the piece it added to the draft (a
+    choice of 匿名/实名, a short addition), and the media files to delete once committed."""
+    reply: str | None
+    piece: Piece | None = None
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Turn:
+    s: Session
+    vault: IdentityVault
+    openid: str
+
+    @property
+    def conversation(self) -> str:
+        return self.vault.openid_hash(self.openid)
+
+    def draft(self) -> drafts.Draft | None:
+        return drafts.open_draft(self.s, self.vault, self.conversation)
+
+
+def handle(s: Session, vault: IdentityVault, msg) -> Outcome:
     """Everything that is not a plain piece (see `piece_of`) nor an arrival: commands, short
     texts, menu clicks, other events, unsupported types. Returns the reply (None: no reply)."""
+    turn = Turn(s, vault, msg.source)
     if msg.type == "event":
-        return _event(s, vault, msg)
+        if msg.event == "click" and msg.key in MENU_KEYS:
+            return _text(turn, MENU_KEYS[msg.key])
+        # unsubscribe, the periodic LOCATION report, VIEW and the rest need no answer
+        return Outcome(None)
     if msg._data.get("MsgType") == "event":
-        return None  # an event wechatpy does not know (subscribe_msg_popup_event …): no answer
+        return Outcome(None)  # an event wechatpy does not know (subscribe_msg_popup_event …): no answer
     if msg.type not in ("text", "voice"):
-        return texts.UNSUPPORTED
+        return Outcome(texts.UNSUPPORTED)
     # A text, or a spoken command (see `piece_of`): its recognised text.
     words = msg.content if msg.type == "text" else msg.recognition
-    conv = drafts.touch_conversation(s, vault, msg.source)
-    return _text(s, vault, conv, msg.source, (words or "").strip())
+    return _text(turn, (words or "").strip())
 
 
 def _normal(text: str) -> str:
@@ -154,74 +182,80 @@ def greeting(arrival: Arrival) -> str:
     return text
 
 
-def _event(s: Session, vault: IdentityVault, msg) -> str | None:
-    if msg.event == "click" and msg.key in MENU_KEYS:
-        conv = drafts.touch_conversation(s, vault, msg.source)
-        return _text(s, vault, conv, msg.source, MENU_KEYS[msg.key])
-    # unsubscribe, the periodic LOCATION report, VIEW and the rest need no answer
-    return None
-
-
-def _text(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str, raw: str) -> str:
+def _text(turn: Turn, raw: str) -> Outcome:
     text = _normal(raw)
-    if not text:
-        return texts.TOO_SHORT  # nothing but spaces or punctuation: nothing to add
     if text == SUBMIT:
-        return _submit(s, vault, conv, openid)
-    if text in ANONYMOUS_WORDS:
-        return texts.anonymous_set(drafts.set_anonymous(s, conv).entry_count > 0)
+        return Outcome(_submit(turn))
     if text == ANONYMOUS_SUBMIT:
-        drafts.set_anonymous(s, conv)
-        return _submit(s, vault, conv, openid)
+        return Outcome(_submit(turn, anonymous=True))
+    # Anything but a submission refreshes the conversation's hour. A submission writes nothing
+    # about the conversation: see intake.drafts.
+    pushes.touch(turn.s, turn.vault, turn.openid)
+    if not text:
+        return Outcome(texts.TOO_SHORT)  # nothing but spaces or punctuation: nothing to add
+    if text in ANONYMOUS_WORDS:
+        draft = turn.draft()
+        return Outcome(texts.anonymous_set(draft is not None and draft.entry_count > 0),
+                       Piece("mark", anonymity="anonymous"))
     if text.startswith(ANONYMOUS):  # "匿名举报村主任挪用修路款": anonymous, and part of the report
-        drafts.set_anonymous(s, conv)
-        drafts.add_text(s, conv, raw.strip())
-        return texts.captured("text", raw) + "\n" + texts.ANONYMOUS_NOTE
+        return Outcome(texts.captured("text", raw) + "\n" + texts.ANONYMOUS_NOTE,
+                       Piece("text", raw.strip(), anonymity="anonymous"))
     if text == CANCEL:
-        return texts.CANCELLED if drafts.cancel(s, conv) else texts.NOTHING_TO_CANCEL
+        draft = turn.draft()
+        if draft is None:
+            return Outcome(texts.NOTHING_TO_CANCEL)
+        return Outcome(texts.CANCELLED, files=drafts.cancel(turn.s, draft))
     if text in QUERY_WORDS:
-        return _my_cases(s, vault, conv, openid)
+        return Outcome(texts.padded(_my_cases(turn)))
     if text in HELP_WORDS:
-        return texts.HELP
+        return Outcome(texts.HELP)
     if _is_query(text):
         m = _QUERY_CODE.search(text)
         if m is None:
-            return texts.QUERY_FORMAT
+            return Outcome(texts.QUERY_FORMAT)
         from core.app import limiter
 
-        # Each check costs ~13 ms of PBKDF2: a flood of guesses is refused, not computed.
-        if not limiter().allow(f"query:{conv.id}", QUERY_LIMIT, 3600):
-            return texts.QUERY_LIMITED
-        return _anonymous_case(s, m.group(1).upper(), m.group(2))
+        # Each check costs ~13 ms of PBKDF2: a flood of guesses is refused, not computed; per
+        # conversation, and per case whoever asks (many accounts guessing one case).
+        number = m.group(1).upper()
+        if not (limiter().allow(f"query-conversation:{turn.conversation}", QUERY_LIMIT, 3600, turn.s)
+                and limiter().allow(f"query-case:{number}", QUERY_CASE_LIMIT, 3600, turn.s)):
+            return Outcome(texts.padded(texts.QUERY_LIMITED))
+        return Outcome(texts.padded(_anonymous_case(turn.s, number, m.group(2))))
     if m := _NAMED.match(text):
-        return texts.named_set(drafts.set_named(s, conv, vault, m.group(1), m.group(2)).entry_count > 0)
+        draft = turn.draft()
+        return Outcome(texts.named_set(draft is not None and draft.entry_count > 0),
+                       Piece("mark", anonymity="named", name=m.group(1), phone=m.group(2)))
     if text in NAMED_WORDS:
-        return texts.NAMED_FORMAT
-    if len(text) < MIN_REPORT_CHARS and drafts.open_draft(s, conv) is None:
-        return texts.TOO_SHORT
-    drafts.add_text(s, conv, raw.strip())  # a short addition to a draft under way
-    return piece_reply(Piece("text", raw.strip()))
+        return Outcome(texts.NAMED_FORMAT)
+    if len(text) < MIN_REPORT_CHARS and turn.draft() is None:
+        return Outcome(texts.TOO_SHORT)
+    piece = Piece("text", raw.strip())  # a short addition to a draft under way
+    return Outcome(piece_reply(piece), piece)
 
 
-def _submit(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str) -> str:
-    draft = drafts.open_draft(s, conv)
-    if draft is None:
+def _submit(turn: Turn, anonymous: bool = False) -> str:
+    from core.app import jobs, settings
+
+    draft = turn.draft()
+    if draft is None or not draft.content:
         return texts.NOTHING_TO_SUBMIT
-    from core.app import jobs
-
+    conversation = turn.s.get(Conversation, turn.conversation)
+    qr = turn.s.get(QrCode, conversation.qr_code_id) if conversation and conversation.qr_code_id else None
     try:
-        sub = submit_draft(s, draft.id, vault, jobs(), openid, channel="wechat")
+        sub = submit_draft(turn.s, turn.vault, jobs(), settings().media_dir, draft, turn.openid, qr,
+                           anonymous=anonymous)
     except EmptyDraft:
         return texts.NOTHING_TO_SUBMIT
-    group = s.get(Group, sub.case.group_id) if sub.case.group_id else None
-    return texts.submitted(sub.case.tracking_no, group.name if group else "巡察办", sub.query_code)
+    group = turn.s.get(Group, sub.case.group_id) if sub.case.group_id else None
+    return texts.padded(texts.submitted(sub.case.tracking_no, group.name if group else "巡察办", sub.query_code))
 
 
-def _my_cases(s: Session, vault: IdentityVault, conv: ConversationRef, openid: str) -> str:
-    cases = cases_of(s, vault.openid_hash(openid))
+def _my_cases(turn: Turn) -> str:
+    cases = cases_of(turn.s, turn.conversation)
     lines = [texts.case_line(i, c.tracking_no, local_date_str(c.created_at), status_label(c.status),
                              drafts.summary([c.summary], 30)) for i, c in enumerate(cases, 1)]
-    pending = drafts.open_draft(s, conv)
+    pending = turn.draft()
     if pending is not None and pending.entry_count:
         lines.append(texts.pending_draft(pending.summary, pending.entry_count))
     if not cases:

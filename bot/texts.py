@@ -26,8 +26,21 @@ QUERY_FORMAT = "查询匿名反映，请回复「查询 受理编号 查询码�
 QUERY_LIMITED = "查询过于频繁，请一小时后再试。如需帮助，请拨打巡察组公布的电话。"
 CASE_NOT_FOUND = "没有查到：受理编号或查询码不正确。请核对后重新发送「查询 受理编号 查询码」。"
 NAMED_FORMAT = "实名反映请按格式回复：实名 姓名 手机号，例如「实名 张三 13800000000」。"
-ANONYMOUS_NOTE = "已设为匿名反映：不保存您的微信身份，提交后凭受理编号和查询码查询进度。"
+ANONYMOUS_NOTE = ("已设为匿名反映：不保存您的微信身份，提交后凭受理编号和查询码查询进度。\n"
+                  "请注意：语音会留下您的声音，位置会显示您所在的地方，照片可能拍到可辨认的人和物；"
+                  "如担心被认出，请只用文字反映。")
 NAMED_HINT = "如需实名反映，请再回复「实名 姓名 手机号」。"
+
+
+PADDED_BYTES = 512
+
+
+def padded(reply: str) -> str:
+    """The reply with trailing spaces to a whole number of 512-byte blocks (1024 at least): an
+    anonymous submission's or lookup's reply is as long as anyone else's, in logs and on the wire."""
+    size = len(reply.encode())
+    want = max(2 * PADDED_BYTES, -(-size // PADDED_BYTES) * PADDED_BYTES)
+    return reply + " " * (want - size)
 
 
 def greeting(group_name: str | None, round_name: str | None, period: str | None, unit_name: str | None,

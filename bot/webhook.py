@@ -16,14 +16,14 @@ from sqlalchemy.exc import DBAPIError
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot import bp
-from bot.conversation import greeting, handle, is_arrival, piece_of, piece_reply, scene_of
+from bot.checks import BadPush, check_fields, reply_xml
+from bot.conversation import Outcome, greeting, handle, is_arrival, piece_of, piece_reply, scene_of
 from core.app import database, db_session, jobs, settings, vault
-from intake.capture import arrive, capture, set_reply
-from intake.inbound import record, replayed
+from intake import pushes
+from intake.arrivals import arrive
 from intake.jobs import NEW_MEDIA, fetch_new_media
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,25 @@ def receive():
             check_signature(cfg.wechat_token, signature, ts, nonce)
         except InvalidSignatureException:
             return _plain("invalid signature", 403)
+        # The plain signature does not cover the body: it is good for the body it came with only.
+        try:
+            if not pushes.signature_fits(database(), ts, nonce, signature, body):
+                return _plain("this signature was used with another message", 403)
+        except DBAPIError:
+            log.exception("database unavailable while checking a signature")
+            return _plain("temporarily unavailable, please retry", 503)
     if _DTD.search(body):
         return _plain("malformed XML: DTDs and entities are not accepted", 400)
     try:
         msg = parse_message(body)
-        if msg is None or not msg.source or not str(msg._data.get("CreateTime", "")).isdigit():
-            raise ValueError("missing FromUserName or CreateTime")
+        if msg is None:
+            raise ValueError("not a push")
     except Exception:
         return _plain("malformed XML push", 400)
+    try:
+        check_fields(msg._data)
+    except BadPush as exc:  # says which field, never its value
+        return _plain(f"malformed push: {exc}", 400)
 
     try:
         reply = _answer(msg)
@@ -106,48 +117,46 @@ def receive():
         return _plain("temporarily unavailable, please retry", 503)
     if not reply:
         return _plain("success", 200)
-    xml = TextReply(message=msg, content=reply).render()
+    xml = reply_xml(msg.source, msg.target, reply)
     if crypto is not None:
         xml = crypto.encrypt_message(xml, nonce, ts)
     return Response(xml, mimetype="application/xml")
 
 
 def dedupe_key(vault, msg) -> str:
-    """Messages carry MsgId; events do not (wechatpy gives 0): sender + CreateTime + event +
+    """The push's key: its sender and MsgId; for events (no MsgId) sender + CreateTime + event +
     EventKey (a retry repeats all four; two posters scanned within one second differ in the
-    last), as a keyed token that does not lead back to the sender's conversation."""
+    last). A keyed token, so it does not lead back to the sender's conversation."""
     created = str(msg._data["CreateTime"])
-    if msg.type == "event":
-        return f"evt:{vault.event_token(msg.source, created, msg.event, str(msg._data.get('EventKey') or ''))}"
-    return f"msg:{msg.id}" if msg.id else f"msg:{vault.event_token(msg.source, created, msg.type)}"
+    if msg.type == "event" or msg._data.get("MsgType") == "event":
+        return vault.push_key(msg.source, "evt", created, str(msg._data.get("Event") or ""),
+                              str(msg._data.get("EventKey") or ""))
+    msg_id = str(msg._data.get("MsgId") or "")
+    return vault.push_key(msg.source, "msg", msg_id) if msg_id else vault.push_key(msg.source, "at", created, msg.type)
 
 
 def _answer(msg) -> str | None:
-    """Answer the push and record it, once. A plain piece of a report (most pushes) and a QR
-    scan are each written in one statement with their reply; anything else runs in a
-    transaction whose inbound row goes in last with the reply. Either way a retry of a push
-    already answered conflicts on the unique key, leaves no trace, and replays the first reply."""
+    """Answer the push and record it, once. A plain piece of a report (most pushes) is one
+    statement, and a retry of it gets the same echo. Anything else claims its row first, in the
+    transaction that acts on it: a retry, also one arriving while the first try runs, waits on
+    that row, conflicts, and replays the first reply."""
     v = vault()
     key = dedupe_key(v, msg)
     piece = piece_of(msg)
     if piece is not None:
-        reply = piece_reply(piece)
-        if capture(database(), v, msg.source, key, msg.type, reply, piece) is None:
-            return replayed(db_session(), v, key)
-        if piece.needs_download:
+        if pushes.capture(database(), v, msg.source, key, piece) and piece.needs_download:
             jobs().nudge(fetch_new_media, NEW_MEDIA)
-        return reply
-    if is_arrival(msg):
-        arrival = arrive(database(), v, msg.source, key, f"event:{msg.event}", scene_of(msg))
-        if arrival is None:
-            return replayed(db_session(), v, key)
-        reply = greeting(arrival)
-        set_reply(database(), v, key, reply)
-        return reply
+        return piece_reply(piece)
     s = db_session()
-    reply = handle(s, v, msg)
-    if not record(s, v, key, msg.type if msg.type != "event" else f"event:{msg.event}", reply):
+    if not pushes.claim(s, key):
         s.rollback()
-        return replayed(s, v, key)
+        return pushes.replayed(s, v, key)
+    if is_arrival(msg):
+        outcome = Outcome(greeting(arrive(s, v, msg.source, scene_of(msg))))
+    else:
+        outcome = handle(s, v, msg)
+    pushes.finish(s, v, key, outcome.reply, msg.source, outcome.piece)
     s.commit()
-    return reply
+    for path in outcome.files:  # a cancelled draft's media (a failure leaves them to the purge)
+        (settings().media_dir / path).unlink(missing_ok=True)
+    return outcome.reply

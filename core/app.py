@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.db import Database
 from core.identity import IdentityVault
 from core.jobs import Jobs
-from core.ratelimit import RateLimiter
+from core.ratelimit import RateLimiter, limiter_secret, purge_rate_counters
 from core.settings import Settings
 
 
@@ -34,13 +34,15 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
     app.extensions["db"] = Database(settings.database_url)
     app.extensions["vault"] = IdentityVault(settings.identity_key)
     app.extensions["jobs"] = Jobs(app, settings)
-    app.extensions["limiter"] = RateLimiter(app.extensions["jobs"].redis)
+    app.extensions["limiter"] = RateLimiter(limiter_secret(settings.secret_key), app.extensions["db"].engine,
+                                            app.extensions["jobs"].redis)
     app.teardown_appcontext(_close_session)
 
     from core.cli import db_cli, jobs_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(jobs_cli)
+    app.extensions["jobs"].every("7 * * * *", purge_rate_counters)
     for feature in features:
         feature.init_app(app)
 

@@ -42,6 +42,8 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten, not left in free pages (a submitted draft's pieces).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

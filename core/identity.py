@@ -1,18 +1,27 @@
 """Reporter identity at rest (反映人身份保护).
 
-Identity fields (openid, name, phone) are encrypted with a key derived from IDENTITY_KEY.
-Lookups by openid use a keyed hash (a blind index), so the database never holds a
-plain openid. Query codes for anonymous reports are stored only as salted PBKDF2 hashes.
+Identity fields (openid, name, phone) and the pieces of drafts are encrypted with a key derived
+from IDENTITY_KEY: AES-GCM with a random nonce and nothing else in the clear (Fernet, used
+before, writes its creation time to the second in the clear, which would date every piece;
+old Fernet values are still read). Lookups by openid use a keyed hash (a blind index), so the
+database never holds a plain openid. Query codes for anonymous reports are stored only as
+salted PBKDF2 hashes.
 """
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+import json
 
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_GCM = b"\x02"  # the first byte of an AES-GCM value (a Fernet token starts with "g")
 # No 0/O, 1/I/L: the citizen copies the code by hand.
 QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _PBKDF2_ROUNDS = 60_000
@@ -21,28 +30,52 @@ _PBKDF2_ROUNDS = 60_000
 class IdentityVault:
     def __init__(self, identity_key: str):
         root = hashlib.sha256(identity_key.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(hmac.digest(root, b"encrypt", "sha256")))
+        key = hmac.digest(root, b"encrypt", "sha256")
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))  # values written before AES-GCM
+        self._aead = AESGCM(key)
         self._index_key = hmac.digest(root, b"blind-index", "sha256")
         self._event_key = hmac.digest(root, b"event-dedupe", "sha256")
+        self._tag_key = hmac.digest(root, b"consumed-tags", "sha256")
 
     def encrypt(self, value: str | None) -> bytes | None:
-        return None if value is None else self._fernet.encrypt(value.encode())
+        return None if value is None else self.seal_bytes(value.encode())
 
     def decrypt(self, token: bytes | None) -> str | None:
-        if token is None:
-            return None
+        return None if token is None else self.open_bytes(token).decode()
+
+    def seal_bytes(self, data: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return _GCM + nonce + self._aead.encrypt(nonce, data, None)
+
+    def open_bytes(self, token: bytes) -> bytes:
+        token = bytes(token)
         try:
-            return self._fernet.decrypt(bytes(token)).decode()
-        except InvalidToken as exc:  # wrong IDENTITY_KEY: say so rather than show garbage
+            if token[:1] == _GCM:
+                return self._aead.decrypt(token[1:13], token[13:], None)
+            return self._fernet.decrypt(token)
+        except (InvalidTag, InvalidToken) as exc:  # wrong IDENTITY_KEY: say so rather than show garbage
             raise ValueError("reporter identity cannot be decrypted with this IDENTITY_KEY") from exc
+
+    def seal(self, value: dict) -> bytes:
+        """A small JSON object, encrypted (a draft's piece)."""
+        return self.seal_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def unseal(self, token: bytes) -> dict:
+        return json.loads(self.open_bytes(token))
+
+    def tag(self, value: str) -> str:
+        """A keyed hash with a key of its own: a submitted piece's mark (see intake.drafts)."""
+        return hmac.new(self._tag_key, value.encode(), "sha256").hexdigest()
 
     def openid_hash(self, openid: str) -> str:
         return hmac.new(self._index_key, openid.encode(), "sha256").hexdigest()
 
-    def event_token(self, openid: str, *parts: str) -> str:
-        """A dedupe key for a push without MsgId. Keyed on the openid itself with a key of its
-        own, so it cannot be matched to a conversation's `openid_hash` from the database."""
-        return hmac.new(self._event_key, "|".join((openid, *parts)).encode(), "sha256").hexdigest()[:40]
+    def push_key(self, openid: str, *parts: str) -> str:
+        """A push's dedupe key: the sender and what identifies the push (MsgId; CreateTime and
+        the event for events). Keyed on the openid itself with a key of its own, so it cannot
+        be matched to a conversation's `openid_hash` from the database; the sender is part of
+        it, so another sender's push with the same MsgId is never taken for a retry."""
+        return hmac.new(self._event_key, "|".join((openid, *parts)).encode(), "sha256").hexdigest()[:48]
 
 
 def new_query_code(length: int = 8) -> str:
@@ -55,12 +88,19 @@ def hash_query_code(code: str) -> str:
     return f"pbkdf2_sha256${_PBKDF2_ROUNDS}${salt.hex()}${digest.hex()}"
 
 
+# Checked against when there is no real hash, so that every lookup costs one PBKDF2: a wrong
+# tracking number, a case that is not anonymous and a wrong code all take the same time.
+@functools.cache
+def _decoy() -> str:
+    return hash_query_code(new_query_code())
+
+
 def check_query_code(code: str, stored: str | None) -> bool:
-    if not stored:
-        return False
+    real = bool(stored)
     try:
-        _, rounds, salt, digest = stored.split("$")
+        _, rounds, salt, digest = (stored or _decoy()).split("$")
     except ValueError:
-        return False
+        _, rounds, salt, digest = _decoy().split("$")
+        real = False
     candidate = hashlib.pbkdf2_hmac("sha256", code.strip().upper().encode(), bytes.fromhex(salt), int(rounds))
-    return hmac.compare_digest(candidate.hex(), digest)
+    return hmac.compare_digest(candidate.hex(), digest) and real

@@ -41,8 +41,10 @@ class Settings:
     media_dir: Path = field(default=Path("instance/media"))
     # In-process jobs: seconds between retries (RQ gets the same list).
     job_retry_intervals: tuple[int, ...] = (10, 60, 300)
-    # How long an untouched draft is kept before it is marked abandoned (hours).
+    # An untouched draft counts as abandoned after this many hours (it resumes if the citizen
+    # writes again), and is forgotten (deleted, with its media) after this many days.
     draft_abandon_hours: int = 72
+    draft_forget_days: int = 14
     # Remind the citizen of an unsubmitted draft after this many quiet hours (inside 48 h).
     draft_remind_hours: int = 20
     testing: bool = False

@@ -6,12 +6,12 @@ Channel-neutral services: the WeChat bot, the mobile page and the staff entry al
 
 def init_app(app) -> None:
     from intake.cli import drafts_cli, media_cli
-    from intake.jobs import purge_inbound, purge_orphan_media, requeue_pending_media, sweep_drafts
+    from intake.jobs import purge_orphan_media, purge_pushes, requeue_pending_media, sweep_drafts
 
     app.cli.add_command(media_cli)
     app.cli.add_command(drafts_cli)
     jobs = app.extensions["jobs"]
     jobs.every("*/5 * * * *", requeue_pending_media)
     jobs.every("*/30 * * * *", sweep_drafts)
-    jobs.every("17 * * * *", purge_inbound)
+    jobs.every("*/5 * * * *", purge_pushes)
     jobs.every("43 3 * * *", purge_orphan_media)

@@ -7,6 +7,7 @@ staff's entry of a letter, a call, a visit or a village meeting are the others.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -16,9 +17,11 @@ from core.clock import local
 from core.db import utcnow
 from core.identity import IdentityVault, hash_query_code, new_query_code
 from core.jobs import Jobs
-from core.models import Attachment, Case, Draft, DraftEntry, QrCode, Reporter, Round
+from core.models import Attachment, Case, QrCode, Reporter, Round
 from core.models.case import NO_TEXT
-from intake.drafts import draft_texts, summary
+from intake import media
+from intake.drafts import Draft, DraftPiece, mark_submitted, summary
+from intake.jobs import download_media
 from routing.jobs import route_case
 
 CHANNELS = {"wechat": "通过微信公众号提交", "h5": "通过手机网页提交", "meeting": "屋场恳谈会等现场收集",
@@ -89,24 +92,49 @@ def open_case(s: Session, new: NewCase, vault: IdentityVault, jobs: Jobs) -> Sub
     case.tracking_no = tracking_number(case)
     lifecycle.open_case(s, case, new.actor, CHANNELS[new.channel])
     for att in new.attachments:
-        att.case_id, att.draft_id = case.id, None
+        att.case_id = case.id
+        s.add(att)
+    s.flush()
+    for att in new.attachments:
+        if att.status == "pending":  # the draft's download was not done: the case fetches its own
+            jobs.after_commit(s, download_media, att.id, job_id=f"media-{att.id}")
     jobs.after_commit(s, route_case, case.id, job_id=f"route-{case.id}")
     return Submission(case, query_code)
 
 
-def submit_draft(s: Session, draft_id: int, vault: IdentityVault, jobs: Jobs, openid: str | None,
-                 channel: str = "wechat") -> Submission:
-    """Turn a chat draft into a case. The draft and its entries are deleted afterwards: the case
-    holds the text, and an anonymous case keeps no path back to the conversation it came from."""
-    draft = s.get(Draft, draft_id)
-    attachments = list(s.scalars(sa.select(Attachment).where(Attachment.draft_id == draft.id)))
+def submit_draft(s: Session, vault: IdentityVault, jobs: Jobs, media_dir: Path, draft: Draft, openid: str,
+                 qr: QrCode | None, anonymous: bool = False, channel: str = "wechat") -> Submission:
+    """Turn a chat draft into a case. Writes the case (with copies of the draft's stored media)
+    and the pieces' submitted marks, nothing about the conversation: see `intake.drafts`."""
+    anonymity = "anonymous" if anonymous else draft.anonymity
+    choice = draft.choice
+    named = anonymity == "named" and choice is not None
     sub = open_case(s, NewCase(
-        channel=channel, texts=draft_texts(s, draft.id), anonymity=draft.anonymity, openid=openid,
-        name=vault.decrypt(draft.name_enc), phone=vault.decrypt(draft.phone_enc),
-        qr=s.get(QrCode, draft.qr_code_id) if draft.qr_code_id else None, attachments=attachments), vault, jobs)
-    s.execute(sa.delete(DraftEntry).where(DraftEntry.draft_id == draft.id))
-    s.delete(draft)
+        channel=channel, texts=draft.texts, anonymity=anonymity, openid=openid,
+        name=choice.name if named else None, phone=choice.phone if named else None, qr=qr,
+        attachments=[_attachment(media_dir, p) for p in draft.content if p.piece.kind != "text"]), vault, jobs)
+    mark_submitted(s, vault, draft)
     return sub
+
+
+def _attachment(media_dir: Path, p: DraftPiece) -> Attachment:
+    """The case's copy of a piece's media: the stored file copied under its content's name (the
+    draft's file goes with its piece), or, while the download is not done, the media id for the
+    case's own download."""
+    piece = p.piece
+    att = Attachment(kind=piece.kind, media_format=piece.media_format, lat=piece.lat, lng=piece.lng,
+                     recognition=piece.text if piece.kind == "voice" else None,
+                     label=piece.text if piece.kind == "location" else None, attempts=0)
+    if piece.kind == "location":
+        att.status, att.stored_at = "stored", utcnow()
+    elif p.media == "stored" and p.file and (media_dir / p.file).exists():
+        content = (media_dir / p.file).read_bytes()
+        att.content_type = media.content_type(p.file)
+        att.storage_path, att.sha256 = media.store(media_dir, content, att.content_type)
+        att.size, att.status, att.stored_at = len(content), "stored", utcnow()
+    else:
+        att.media_id, att.status = piece.media_id, "pending"
+    return att
 
 
 def tracking_number(case: Case) -> str:

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from core.app import database, jobs
 from core.cli import CommandGroup
-from core.models import Attachment, Draft
 from core.clock import local
+from core.models import Attachment, Push
 
 media_cli = CommandGroup("media", help="Voice and image downloads from WeChat.")
 drafts_cli = CommandGroup("drafts", help="Unsubmitted reports.")
@@ -20,6 +20,11 @@ def media_status() -> None:
         for status, n in s.execute(sa.select(Attachment.status, sa.func.count()).where(
                 Attachment.media_id.is_not(None)).group_by(Attachment.status)):
             click.echo(f"{status}: {n}")
+        for status, n in s.execute(sa.select(Push.media, sa.func.count()).where(Push.media.is_not(None))
+                                   .group_by(Push.media)):
+            click.echo(f"drafts {status}: {n}")
+        for p in s.scalars(sa.select(Push).where(Push.media.in_(("failed", "invalid")))):
+            click.echo(f"  drafts {p.media} piece {p.key[:12]} attempts={p.attempts}: {p.last_error}")
         for att in s.scalars(sa.select(Attachment).where(Attachment.status.in_(("failed", "invalid")))
                              .order_by(Attachment.id)):
             click.echo(f"  {att.status} #{att.id} {att.kind} case={att.case_id} attempts={att.attempts}: "
@@ -40,19 +45,28 @@ def media_retry() -> None:
 @click.option("--status", default="abandoned", show_default=True,
               type=click.Choice(["open", "abandoned"]))
 def drafts_list(status: str) -> None:
-    """Drafts nobody submitted: open ones, or those marked abandoned after a long silence."""
+    """Drafts nobody submitted (quiet ones count as abandoned after `draft_abandon_hours`): when
+    each was last added to (to the hour) and how many pieces it has; never what they say."""
+    from datetime import timedelta
+
+    from core.app import settings, vault
+    from core.db import utcnow
+    from intake.drafts import unsubmitted
+
+    abandoned_before = utcnow() - timedelta(hours=settings().draft_abandon_hours)
     with database().session() as s:
-        quiet = Draft.abandoned_at.is_not(None) if status == "abandoned" else Draft.abandoned_at.is_(None)
-        rows = s.scalars(sa.select(Draft).where(Draft.status == "open", Draft.entry_count > 0, quiet)
-                         .order_by(Draft.updated_at))
-        for d in rows:
-            click.echo(f"#{d.id} {local(d.updated_at):%Y-%m-%d %H:%M} entries={d.entry_count} "
-                       f"reminded={'yes' if d.reminded_at else 'no'}")
+        rows = s.execute(sa.select(Push.key, Push.conversation, Push.at).where(Push.conversation.is_not(None))).all()
+        drafts: dict[str, list] = {}
+        for r in unsubmitted(s, vault(), rows):
+            drafts.setdefault(r.conversation, []).append(r.at)
+    for i, times in enumerate(sorted(drafts.values(), key=max), 1):
+        if (max(times) < abandoned_before) == (status == "abandoned"):
+            click.echo(f"#{i} {local(max(times)):%Y-%m-%d %H:00} pieces={len(times)}")
 
 
 @drafts_cli.command("sweep")
 def drafts_sweep() -> None:
-    """Remind quiet citizens and mark long-silent drafts abandoned (also run by `flask jobs cron`)."""
+    """Remind quiet citizens and forget long-silent drafts (also run by `flask jobs cron`)."""
     from intake.jobs import sweep_drafts
 
     click.echo(str(sweep_drafts()))

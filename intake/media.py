@@ -1,4 +1,6 @@
-"""Where downloaded voice and images live: content-addressed files under MEDIA_DIR."""
+"""Where downloaded voice and images live, under MEDIA_DIR: a case's files named by their content
+(`ab/abcd….jpg`), a draft's under a random name (`drafts/…`), so that nothing in a draft's row
+matches its case's."""
 from __future__ import annotations
 
 import hashlib
@@ -22,6 +24,24 @@ def store(media_dir: Path, content: bytes, content_type: str) -> tuple[str, str]
     return str(rel), digest
 
 
+def store_draft(media_dir: Path, content: bytes, content_type: str) -> str:
+    """Write a draft piece's media under a random name; returns the relative path."""
+    import secrets
+
+    rel = Path("drafts") / (secrets.token_hex(16) + EXTENSIONS.get(content_type.split(";")[0].strip(), ".bin"))
+    path = media_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(content)
+    tmp.replace(path)
+    return str(rel)
+
+
+def content_type(path: str) -> str:
+    suffix = Path(path).suffix
+    return next((t for t, ext in EXTENSIONS.items() if ext == suffix), "application/octet-stream")
+
+
 def orphans(media_dir: Path, referenced: set[str], older_than_s: float) -> list[Path]:
     """Files no attachment points to (a cancelled draft's media), older than `older_than_s`
     so that a download being stored right now is never taken for one."""
@@ -30,5 +50,5 @@ def orphans(media_dir: Path, referenced: set[str], older_than_s: float) -> list[
     if not media_dir.exists():
         return []
     cutoff = time.time() - older_than_s
-    return [p for p in media_dir.glob("??/*") if p.is_file() and str(p.relative_to(media_dir)) not in referenced
+    return [p for p in [*media_dir.glob("??/*"), *media_dir.glob("drafts/*")] if p.is_file() and str(p.relative_to(media_dir)) not in referenced
             and p.stat().st_mtime < cutoff]

@@ -192,6 +192,37 @@ class Citizen:
 
 
 @pytest.fixture
+def draft_of(app, db):
+    """The citizen's unsubmitted draft as the product derives it (None: none)."""
+    from intake.drafts import open_draft
+
+    def read(citizen):
+        db.expire_all()
+        vault = app.extensions["vault"]
+        return open_draft(db, vault, vault.openid_hash(citizen.openid))
+
+    return read
+
+
+@pytest.fixture
+def age_pieces(db):
+    """Move every draft piece (and the conversations' last-seen hour) back in time."""
+    from datetime import timedelta
+
+    from core.db import utcnow
+    from core.models import Conversation, Push
+
+    def age(hours: float, conversations: bool = False) -> None:
+        back = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
+        db.execute(sa.update(Push).where(Push.conversation.is_not(None)).values(at=back))
+        if conversations:
+            db.execute(sa.update(Conversation).values(last_inbound_at=back))
+        db.commit()
+
+    return age
+
+
+@pytest.fixture
 def citizen(client, settings):
     return Citizen(client, settings, "oCITIZEN0000000000000000001")
 

@@ -9,12 +9,17 @@ import sqlalchemy as sa
 
 from core.db import utcnow
 from core.identity import check_query_code
-from core.models import Attachment, Case, CaseEvent, Conversation, Draft, DraftEntry, Group, Reporter, Unit
+from core.models import Attachment, Case, CaseEvent, Conversation, Group, Push, Reporter, Unit
 from bot import simulator as sim
 from tests.replies import tracking_no
 
 
-def test_scan_to_tracking_number(citizen, db, run_jobs):
+def pieces(db) -> int:
+    """Draft pieces still stored (submitted ones go with the periodic purge)."""
+    return db.scalar(sa.select(sa.func.count()).select_from(Push).where(Push.conversation.is_not(None)))
+
+
+def test_scan_to_tracking_number(citizen, db, run_jobs, draft_of):
     greeting = citizen.scan("G1-baisha")
     assert "县委第一巡察组" in greeting and "十三届县委第九轮巡察" in greeting
     assert "白沙村" in greeting and "0734-1234501" in greeting  # the group's public contact
@@ -22,11 +27,10 @@ def test_scan_to_tracking_number(citizen, db, run_jobs):
     assert reply.startswith("已记录：白沙村村支书把低保名额") and "「提交」" in reply and "「匿名」" in reply
     reply = citizen.say("这个事情已经好几年了，村民都有意见")
     assert reply.startswith("已记录：这个事情已经好几年了")
-    draft = db.scalar(sa.select(Draft))
+    draft = draft_of(citizen)
     assert draft.entry_count == 2 and draft.summary == "白沙村村支书把低保名额给了自己亲戚，家里有车有房还吃低保；这个事情已经好几年了，村民都有意见"
     assert citizen.say("补充一下：他家的两个儿子都在城里买了房，还开着小车").startswith("已记录")
-    db.expire_all()
-    assert db.scalar(sa.select(Draft.summary)) == \
+    assert draft_of(citizen).summary == \
         "白沙村村支书把低保名额给了自己亲戚，家里有车有房还吃低保；这个事情已经好几年了，村民都有意见；补充一下：他家的两个儿子"[:59] + "…"
     assert "3条内容" in citizen.say("查询")
     reply = citizen.say("提交")
@@ -45,14 +49,14 @@ def test_scan_to_tracking_number(citizen, db, run_jobs):
     events = db.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
     assert [(e.action, e.to_status, e.actor) for e in events] == [("submitted", "received", "citizen")]
     # The draft is gone once submitted.
-    assert db.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
+    assert draft_of(citizen) is None
 
     run_jobs()  # the router assigns it to the group
     listing = citizen.say("查询")
     assert number in listing and "已分派巡察组" in listing
 
 
-def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app, run_jobs):
+def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app, run_jobs, draft_of):
     citizen.scan("G2-shimen")
     citizen.say("石门村修路的工程款被村干部挪用，路修了一半就停了")
     assert "匿名" in citizen.say("匿名")
@@ -64,29 +68,25 @@ def test_anonymous_report_links_nothing_to_the_citizen(citizen, db, app, run_job
     assert db.scalar(sa.select(sa.func.count()).select_from(Reporter)) == 0
     # The query code is stored only as a hash.
     assert code not in case.query_code_hash and check_query_code(code, case.query_code_hash)
-    # No draft, entry or attachment row still ties the conversation to the case.
-    assert db.scalar(sa.select(sa.func.count()).select_from(Draft)) == 0
-    assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
-    # The inbound log keeps replies (for WeChat's retries) only sealed, and only for an hour.
-    from core.models import InboundMessage
-
-    sealed = " ".join(r or "" for r in db.scalars(sa.select(InboundMessage.reply)))
-    assert code not in sealed and number not in sealed and "工程款" not in sealed
-    db.execute(sa.update(InboundMessage).values(received_at=utcnow() - timedelta(hours=2)))
+    assert draft_of(citizen) is None
+    # Replies are kept (for WeChat's retries) only sealed, and only for minutes; the pieces, only
+    # sealed, until the periodic purge takes every submitted draft's at once.
+    sealed = b" ".join(r or b"" for r in db.scalars(sa.select(Push.reply)))
+    assert code.encode() not in sealed and number.encode() not in sealed and "工程款".encode() not in sealed
+    assert "工程款".encode() not in b" ".join(db.scalars(sa.select(Push.sealed).where(Push.sealed.is_not(None))))
+    db.execute(sa.update(Push).where(Push.conversation.is_(None)).values(at=utcnow() - timedelta(minutes=11)))
     db.commit()
     with app.app_context():
-        from intake.jobs import purge_inbound
+        from intake.jobs import purge_pushes
 
-        assert purge_inbound()["replies_cleared"] >= 3
+        done = purge_pushes()
+    assert done["replies"] == 2 and done["submitted_pieces"] == 2  # the scan and 提交; the text and 匿名
     db.expire_all()
-    assert db.scalar(sa.select(sa.func.count()).select_from(InboundMessage).where(
-        InboundMessage.reply.is_not(None))) == 0
+    assert db.scalar(sa.select(sa.func.count()).select_from(Push)) == 0
     # No row keeps the second the citizen last wrote: nothing to match the case's time against.
     conv = db.scalar(sa.select(Conversation))
     assert conv.last_inbound_at.minute == conv.last_inbound_at.second == 0
-    keys = db.scalars(sa.select(InboundMessage.dedupe_key)).all()
-    assert any(k.startswith("evt:") for k in keys)  # the scan
-    assert not any(conv.openid_hash[:16] in k for k in keys)
+    assert conv.created_at.minute == conv.created_at.second == 0
     # "查询" does not list anonymous cases; tracking number + query code does.
     assert number not in citizen.say("查询")
     run_jobs()
@@ -133,7 +133,7 @@ def test_report_words_that_mean_anonymous_or_named(citizen, db):
     assert case.anonymity == "anonymous" and "贪污低保金" in case.text
 
 
-def test_voice_image_location_attach_to_the_case(citizen, db, run_jobs, fake_wechat):
+def test_voice_image_location_attach_to_the_case(citizen, db, run_jobs, fake_wechat, draft_of, settings):
     import base64
 
     import requests
@@ -148,7 +148,11 @@ def test_voice_image_location_attach_to_the_case(citizen, db, run_jobs, fake_wec
     assert citizen.image("IMG1").startswith("已记录图片。")
     assert citizen.location(26.9, 112.55, "白沙村二组水塔").startswith("已记录位置：白沙村二组水塔")
     assert "原声已保存" in citizen.voice("VOICE1", "")  # no recognition: the voice is still kept
-    assert db.scalar(sa.select(Draft.entry_count)) == 4
+    assert draft_of(citizen).entry_count == 4
+    run_jobs()  # the draft's media are downloaded at once (WeChat's media ids expire)
+    draft = draft_of(citizen)
+    assert [p.media for p in draft.content] == ["stored", "stored", None, "stored"]
+    assert (settings.media_dir / draft.content[1].file).read_bytes() == b"\xff\xd8jpeg"
     number = tracking_no(citizen.say("提交"))
     run_jobs()
     db.expire_all()
@@ -157,9 +161,32 @@ def test_voice_image_location_attach_to_the_case(citizen, db, run_jobs, fake_wec
     assert kinds == [("voice", "stored"), ("image", "stored"), ("location", "stored"), ("voice", "stored")]
     assert "自来水停了半个月" in case.text and "白沙村二组水塔" in case.text
     voice = case.attachments[0]
-    assert voice.media_id == "VOICE1" and voice.content_type == "audio/amr" and voice.size == len(b"#!AMR voice")
+    # The case has its own copy, named by its content: nothing in it matches the draft's row.
+    assert voice.content_type == "audio/amr" and voice.size == len(b"#!AMR voice") and voice.media_id is None
+    assert (settings.media_dir / voice.storage_path).read_bytes() == b"#!AMR voice"
+    assert voice.storage_path != draft.content[0].file and voice.recognition == "村里的自来水停了半个月了"
     loc = case.attachments[2]
-    assert (loc.lat, loc.lng) == (26.9, 112.55)
+    assert (loc.lat, loc.lng, loc.label) == (26.9, 112.55, "白沙村二组水塔")
+
+
+def test_media_not_yet_downloaded_at_submission_is_fetched_for_the_case(citizen, db, run_jobs, fake_wechat):
+    import base64
+
+    import requests
+
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "SLOW1", "content_type": "image/jpeg",
+                                                      "data_b64": base64.b64encode(b"\xff\xd8slow").decode()})
+    citizen.say("白沙村的垃圾堆在河边好几个月了，没人清理")
+    citizen.image("SLOW1")
+    run_jobs()
+    # As if WeChat had not answered the draft's download yet when the citizen submits.
+    db.execute(sa.update(Push).where(Push.media.is_not(None)).values(media="pending", file=None, attempts=0))
+    db.commit()
+    number = tracking_no(citizen.say("提交"))
+    run_jobs()
+    db.expire_all()
+    att = db.scalar(sa.select(Case).where(Case.tracking_no == number)).attachments[0]
+    assert (att.kind, att.status, att.media_id, att.size) == ("image", "stored", "SLOW1", len(b"\xff\xd8slow"))
 
 
 def test_failed_media_download_is_retried_and_visible(citizen, db, run_jobs, fake_wechat, runner):
@@ -169,10 +196,10 @@ def test_failed_media_download_is_retried_and_visible(citizen, db, run_jobs, fak
     citizen.image("GONE1")  # WeChat no longer has it: 40007 is final, shown, not retried forever
     run_jobs()
     db.expire_all()
-    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "GONE1"))
-    assert att.status == "invalid" and "40007" in att.last_error and att.attempts == 1
+    piece = db.scalar(sa.select(Push).where(Push.media.is_not(None)))
+    assert piece.media == "invalid" and "40007" in piece.last_error and piece.attempts == 1
     out = runner.invoke(args=["media", "status"]).output
-    assert "invalid: 1" in out and "invalid #" in out and "40007" in out
+    assert "drafts invalid: 1" in out and "drafts invalid piece" in out and "40007" in out
     with runner.app.app_context():  # the sweep does not ask WeChat for it again
         from intake.jobs import requeue_pending_media
 
@@ -186,8 +213,8 @@ def test_failed_media_download_is_retried_and_visible(citizen, db, run_jobs, fak
     citizen.image("BUSY1")
     run_jobs()
     db.expire_all()
-    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "BUSY1"))
-    assert att.status == "stored" and att.attempts == 3
+    busy = db.scalar(sa.select(Push).where(Push.media.is_not(None), Push.key != piece.key))
+    assert busy.media == "stored" and busy.attempts == 3
 
 
 def test_commands_with_nothing_to_act_on(citizen):
@@ -198,7 +225,7 @@ def test_commands_with_nothing_to_act_on(citizen):
     assert "请直接描述要反映的问题" in citizen.say("你好")
 
 
-def test_cancel_drops_the_draft_and_its_media(app, citizen, db, run_jobs, fake_wechat, settings):
+def test_cancel_drops_the_draft_and_its_media(app, citizen, db, run_jobs, fake_wechat, settings, draft_of):
     import base64
     import os
     import time
@@ -210,20 +237,21 @@ def test_cancel_drops_the_draft_and_its_media(app, citizen, db, run_jobs, fake_w
     citizen.say("村里路灯坏了三个月没人修，晚上很黑")
     citizen.image("DROP1")
     run_jobs()
-    db.expire_all()
-    stored = settings.media_dir / db.scalar(sa.select(Attachment.storage_path))
+    stored = settings.media_dir / draft_of(citizen).content[1].file
     assert stored.exists()
     assert "已取消" in citizen.say("取消")
     assert "还没有要提交的内容" in citizen.say("提交")
-    assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
-    assert db.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
+    assert pieces(db) == 0 and not stored.exists()
+    # A download that lands after the cancel leaves a file nothing points to: the purge takes it.
+    late = settings.media_dir / "drafts" / "late.jpg"
+    late.write_bytes(b"\xff\xd8late")
     with app.app_context():
         from intake.jobs import purge_orphan_media
 
         assert purge_orphan_media() == 0  # too fresh: it could be a download being stored
-        os.utime(stored, (time.time() - 7200, time.time() - 7200))
+        os.utime(late, (time.time() - 7200, time.time() - 7200))
         assert purge_orphan_media() == 1
-    assert not stored.exists()
+    assert not late.exists()
 
 
 def test_report_without_scan_goes_to_the_office_queue(citizen, db):
@@ -243,12 +271,10 @@ def test_office_qr_code_has_no_group(citizen, db):
     assert case.group_id is None and case.qr_code.scene == "OFFICE"
 
 
-def test_draft_survives_a_quiet_day_and_scan_reminds(citizen, db):
+def test_draft_survives_a_quiet_day_and_scan_reminds(citizen, db, age_pieces):
     citizen.scan("G1-baisha")
     citizen.say("白沙村的危房改造补贴被村干部克扣了一部分")
-    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=30)))
-    db.execute(sa.update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=30)))
-    db.commit()
+    age_pieces(30, conversations=True)
     greeting = citizen.scan("G1-baisha", first_time=False)
     assert "未提交的反映" in greeting and "危房改造" in greeting
     assert citizen.say("补充：涉及三户人家").startswith("已记录")
@@ -256,31 +282,49 @@ def test_draft_survives_a_quiet_day_and_scan_reminds(citizen, db):
     assert "受理编号" in citizen.say("提交")
 
 
-def test_sweep_reminds_then_abandons_but_never_loses(citizen, db, runner, fake_wechat, app):
+def test_sweep_reminds_then_abandons_but_never_loses(citizen, db, runner, fake_wechat, app, age_pieces):
     import requests
 
     citizen.say("青石镇的养老金发放拖了三个月还没到账")
     requests.post(f"{fake_wechat}/_fake/interaction", json={"openid": citizen.openid})
-    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=21)))
-    db.commit()
+    age_pieces(21)
     assert "'reminded': 1" in runner.invoke(args=["drafts", "sweep"]).output
     sent = requests.get(f"{fake_wechat}/_fake/messages").json()
     texts = [str(m) for m in (sent if isinstance(sent, list) else sent.get("messages", sent))]
     assert any("还没有提交" in t and citizen.openid in t for t in texts)
     assert "'reminded': 0" in runner.invoke(args=["drafts", "sweep"]).output  # never twice
 
-    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=80)))
-    db.commit()
+    age_pieces(80)
     assert "'abandoned': 1" in runner.invoke(args=["drafts", "sweep"]).output
-    assert "entries=1" in runner.invoke(args=["drafts", "list"]).output
-    assert "entries=1" not in runner.invoke(args=["drafts", "list", "--status", "open"]).output
+    assert "pieces=1" in runner.invoke(args=["drafts", "list"]).output
+    assert "pieces=1" not in runner.invoke(args=["drafts", "list", "--status", "open"]).output
     # The citizen comes back: the abandoned draft continues and can be submitted.
     assert citizen.say("补充一下，是2026年9月开始的").startswith("已记录")
-    db.expire_all()
-    assert db.scalar(sa.select(Draft.abandoned_at)) is None  # back in the open
+    assert "pieces=2" in runner.invoke(args=["drafts", "list", "--status", "open"]).output  # back in the open
     assert "受理编号" in citizen.say("提交")
     case = db.scalar(sa.select(Case))
     assert "养老金" in case.text and "9月" in case.text
+
+
+def test_a_draft_never_submitted_is_forgotten_after_the_stated_days(citizen, db, runner, app, age_pieces,
+                                                                    draft_of, run_jobs, fake_wechat, settings):
+    import base64
+
+    import requests
+
+    requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "OLD1", "content_type": "image/jpeg",
+                                                      "data_b64": base64.b64encode(b"\xff\xd8old").decode()})
+    citizen.say("匿名")
+    citizen.say("白沙村的水渠被挖断了，一直没修")
+    citizen.image("OLD1")
+    run_jobs()
+    stored = settings.media_dir / draft_of(citizen).content[1].file
+    age_pieces(24 * settings.draft_forget_days - 2)
+    assert "'forgotten': 0" in runner.invoke(args=["drafts", "sweep"]).output
+    age_pieces(24 * settings.draft_forget_days + 1)
+    assert "'forgotten': 1" in runner.invoke(args=["drafts", "sweep"]).output
+    assert draft_of(citizen) is None and pieces(db) == 0 and not stored.exists()
+    assert "还没有要提交的内容" in citizen.say("提交")
 
 
 def test_two_citizens_do_not_share_drafts(make_citizen, db):
@@ -325,12 +369,12 @@ def test_redis_gone_at_push_time_loses_nothing(app, citizen, db, runner, run_job
         assert citizen.voice("LATE1", "村里的自来水停了半个月了").startswith("已记录语音")
     finally:
         jobs.redis, jobs.queue = real_redis, real_queue
-    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "LATE1"))
-    assert att.status == "pending"
+    piece = db.scalar(sa.select(Push).where(Push.media.is_not(None)))
+    assert piece.media == "pending"
     assert "re-enqueued 1" in runner.invoke(args=["media", "retry"]).output
     run_jobs()
     db.expire_all()
-    assert db.get(Attachment, att.id).status == "stored"
+    assert db.get(Push, piece.key).media == "stored"
 
 
 def test_a_claimed_download_is_not_fetched_twice(app, citizen, db, fake_wechat):
@@ -338,30 +382,36 @@ def test_a_claimed_download_is_not_fetched_twice(app, citizen, db, fake_wechat):
 
     import requests
 
-    from intake.jobs import CLAIM_TIMEOUT, download_media
+    from intake.jobs import CLAIM_TIMEOUT, download_piece
 
     requests.post(f"{fake_wechat}/_fake/media", json={"media_id": "TWICE1", "content_type": "image/jpeg",
                                                       "data_b64": base64.b64encode(b"\xff\xd8x").decode()})
     citizen.image("TWICE1")
     app.extensions["jobs"].wait() if app.extensions["jobs"].in_process else None
-    att = db.scalar(sa.select(Attachment).where(Attachment.media_id == "TWICE1"))
+    key = db.scalar(sa.select(Push.key).where(Push.media.is_not(None)))
     # Another worker holds the claim: this run leaves it alone.
-    db.execute(sa.update(Attachment).where(Attachment.id == att.id)
-               .values(status="fetching", claimed_at=utcnow(), storage_path=None))
+    db.execute(sa.update(Push).where(Push.key == key).values(media="fetching", claimed_at=utcnow(), file=None))
     db.commit()
     with app.app_context():
-        assert download_media(att.id).startswith("nothing to do")
+        assert download_piece(key).startswith("nothing to do")
     # The claim is older than CLAIM_TIMEOUT: that worker died; the download is taken over.
-    db.execute(sa.update(Attachment).where(Attachment.id == att.id)
-               .values(claimed_at=utcnow() - CLAIM_TIMEOUT - timedelta(seconds=1)))
+    db.execute(sa.update(Push).where(Push.key == key).values(claimed_at=utcnow() - CLAIM_TIMEOUT - timedelta(seconds=1)))
     db.commit()
     with app.app_context():
-        assert download_media(att.id).endswith(".jpg")
+        assert download_piece(key).endswith(".jpg")
     db.expire_all()
-    assert db.get(Attachment, att.id).status == "stored"
+    assert db.get(Push, key).media == "stored"
 
 
-def test_a_mistyped_query_never_becomes_part_of_a_report(citizen, db):
+def _submitted_keys(app, db) -> list[str]:
+    from core.models import SubmittedPiece
+
+    vault = app.extensions["vault"]
+    tags = set(db.scalars(sa.select(SubmittedPiece.tag)))
+    return [k for k in db.scalars(sa.select(Push.key)) if vault.tag(k) in tags]
+
+
+def test_a_mistyped_query_never_becomes_part_of_a_report(citizen, db, app):
     citizen.say("石门村修路的工程款被村干部挪用，路修了一半就停了")
     reply = citizen.say("匿名提交")
     number, code = tracking_no(reply), re.search(r"查询码：([0-9A-Z]+)", reply).group(1)
@@ -371,7 +421,8 @@ def test_a_mistyped_query_never_becomes_part_of_a_report(citizen, db):
         assert answer.startswith(f"受理编号：{number}") and "状态：" in answer, (asked, answer)
     assert "查询 受理编号 查询码" in citizen.say(f"我的编号是{number}，怎么查")  # no code: how to ask
     # Nothing of it went into a draft tied to this WeChat user.
-    assert db.scalar(sa.select(sa.func.count()).select_from(DraftEntry)) == 0
+    assert db.scalar(sa.select(sa.func.count()).select_from(Push).where(
+        Push.conversation.is_not(None), Push.key.not_in(_submitted_keys(app, db)))) == 0
     assert db.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
 
 
@@ -386,11 +437,10 @@ def test_commands_work_as_copied_from_the_bot_and_in_full_width(citizen, db):
     assert case.text == "白沙村的自来水停了半个月，一直没人管" and case.anonymity == "anonymous"
 
 
-def test_spoken_commands_act_like_typed_ones(citizen, db):
+def test_spoken_commands_act_like_typed_ones(citizen, db, draft_of):
     citizen.voice("VOICE_A", "白沙村的低保名额被村干部的亲戚占了。")
     assert "匿名" in citizen.voice("VOICE_B", "匿名。")
-    db.expire_all()
-    assert db.scalar(sa.select(Draft.anonymity)) == "anonymous"
+    assert draft_of(citizen).anonymity == "anonymous"
     reply = citizen.voice("VOICE_C", "提交。")
     assert "受理编号" in reply and "查询码" in reply
     case = db.scalar(sa.select(Case))
@@ -409,13 +459,12 @@ def test_the_summary_grows_after_the_citizen_writes_an_ellipsis(citizen):
     assert "孩子上学" in citizen.scan("G1-baisha", first_time=False)  # the pending draft's summary
 
 
-def test_the_sweep_does_not_remind_an_empty_draft(citizen, db, runner, fake_wechat):
+def test_the_sweep_does_not_remind_an_empty_draft(citizen, db, runner, fake_wechat, age_pieces):
     import requests
 
     citizen.say("匿名")  # a draft with nothing in it yet
     requests.post(f"{fake_wechat}/_fake/interaction", json={"openid": citizen.openid})
-    db.execute(sa.update(Draft).values(updated_at=utcnow() - timedelta(hours=21)))
-    db.commit()
+    age_pieces(21)
     assert "'reminded': 0" in runner.invoke(args=["drafts", "sweep"]).output
 
 
@@ -425,8 +474,8 @@ def test_a_download_whose_draft_is_cancelled_meanwhile_ends_quietly(citizen, db,
 
     citizen.image("CANCELLED1")
     run_jobs()  # the job the push queued has run (the fake WeChat has no such media: invalid)
-    att_id = db.scalar(sa.select(Attachment.id).where(Attachment.media_id == "CANCELLED1"))
-    db.execute(sa.update(Attachment).where(Attachment.id == att_id).values(status="pending"))
+    key = db.scalar(sa.select(Push.key).where(Push.media.is_not(None)))
+    db.execute(sa.update(Push).where(Push.key == key).values(media="pending"))
     db.commit()  # as if WeChat had not answered yet
 
     class CancelWhileDownloading:  # the citizen sends 取消 while WeChat sends the file
@@ -438,9 +487,9 @@ def test_a_download_whose_draft_is_cancelled_meanwhile_ends_quietly(citizen, db,
 
     monkeypatch.setattr(intake_jobs, "wechat_api", lambda: CancelWhileDownloading())
     with app.app_context():
-        assert intake_jobs.download_media(att_id).startswith("gone")
+        assert intake_jobs.download_piece(key).startswith("gone")
     db.expire_all()
-    assert db.get(Attachment, att_id) is None
+    assert db.get(Push, key) is None
 
 
 def test_query_code_guesses_are_limited(citizen, make_citizen):

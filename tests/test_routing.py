@@ -383,7 +383,7 @@ def test_a_poster_left_up_after_its_round_sends_reports_to_the_office(app, db):
 def test_the_nightly_retrain_may_run_for_hours(app, monkeypatch):
     import rq.cron
 
-    from intake.jobs import purge_inbound, purge_orphan_media, requeue_pending_media, sweep_drafts
+    from intake.jobs import purge_orphan_media, purge_pushes, requeue_pending_media, sweep_drafts
     from routing.jobs import requeue_unrouted, retrain_if_changed
 
     registered = {}
@@ -401,7 +401,9 @@ def test_the_nightly_retrain_may_run_for_hours(app, monkeypatch):
     monkeypatch.setattr(rq.cron, "CronScheduler", Scheduler)
     monkeypatch.setattr(app.extensions["jobs"], "queue", object())  # as with REDIS_URL: RQ's cron, not the loop
     assert app.test_cli_runner().invoke(args=["jobs", "cron"]).exit_code == 0
-    # Every feature registered its periodic jobs (core names none of them).
-    assert set(registered) == {requeue_pending_media, requeue_unrouted, sweep_drafts, purge_inbound,
-                               purge_orphan_media, retrain_if_changed}
+    # Every feature registered its periodic jobs (core names none of them but its own).
+    from core.ratelimit import purge_rate_counters
+
+    assert set(registered) == {requeue_pending_media, requeue_unrouted, sweep_drafts, purge_pushes,
+                               purge_orphan_media, retrain_if_changed, purge_rate_counters}
     assert registered[retrain_if_changed] >= 3600  # RQ's default 180 s would kill a big retrain

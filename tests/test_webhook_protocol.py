@@ -9,7 +9,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from bot import simulator as sim
 from bot import webhook
-from core.models import Case, Conversation, DraftEntry, InboundMessage
+from core.models import Case, Conversation, Push
 
 OPENID = "oPROTOCOL00000000000000001"
 
@@ -38,20 +38,20 @@ def test_forged_signature_is_refused_and_nothing_stored(citizen, db):
     query = query.replace("signature=", "signature=0")
     r = citizen.client.post(f"/wechat?{query}", data=body, content_type="text/xml")
     assert r.status_code == 403
-    assert count(db, InboundMessage) == 0 and count(db, Conversation) == 0
+    assert count(db, Push) == 0 and count(db, Conversation) == 0
 
 
 @pytest.mark.parametrize("skew", [-3600, 3600])
 def test_stale_or_future_timestamp_is_refused(citizen, db, skew):
     r = citizen.push(sim.text(OPENID, "村里路灯坏了三个月没人修", 2), timestamp=int(time.time()) + skew)
     assert r.status_code == 403 and "stale" in r.get_data(as_text=True)
-    assert count(db, InboundMessage) == 0
+    assert count(db, Push) == 0
 
 
 def test_oversized_body_is_413(citizen, db):
     r = citizen.push(sim.text(OPENID, "长" * 20000, 3))
     assert r.status_code == 413
-    assert count(db, InboundMessage) == 0
+    assert count(db, Push) == 0
 
 
 @pytest.mark.parametrize("body", [
@@ -66,7 +66,7 @@ def test_malformed_xml_is_a_clear_400(citizen, db, body):
     query, _ = citizen.pusher.push("<xml/>")
     r = citizen.client.post(f"/wechat?{query}", data=body, content_type="text/xml")
     assert r.status_code == 400 and "malformed" in r.get_data(as_text=True)
-    assert count(db, InboundMessage) == 0
+    assert count(db, Push) == 0
 
 
 def test_unknown_message_type_gets_a_polite_reply(citizen):
@@ -79,13 +79,13 @@ def test_retried_text_push_is_stored_once_and_answered_the_same(citizen, db):
     first = citizen.send(xml)
     again = citizen.send(xml)  # WeChat retries the very same push (new nonce, same MsgId)
     assert first == again and first.startswith("已记录：我们村的自来水停了半个月")
-    assert count(db, InboundMessage) == 1 and count(db, DraftEntry) == 1
+    assert count(db, Push) == 1 and db.scalar(sa.select(Push.conversation)) is not None
 
 
 def test_retried_scan_event_is_stored_once(citizen, db):
     xml = sim.scan(OPENID, "G1-baisha", first_time=True, ts=int(time.time()))
     assert citizen.send(xml) == citizen.send(xml)
-    assert count(db, InboundMessage) == 1
+    assert count(db, Push) == 1
 
 
 def test_two_posters_scanned_within_one_second_are_two_scans(citizen, db):
@@ -93,7 +93,7 @@ def test_two_posters_scanned_within_one_second_are_two_scans(citizen, db):
     first = citizen.send(sim.scan(OPENID, "G1-baisha", first_time=False, ts=ts))
     second = citizen.send(sim.scan(OPENID, "G2-shimen", first_time=False, ts=ts))
     assert "县委第一巡察组" in first and "县委第二巡察组" in second  # not the first one's replay
-    assert count(db, InboundMessage) == 2
+    assert count(db, Push) == 2
 
 
 def test_retried_submit_makes_one_case(citizen, db):
@@ -106,7 +106,7 @@ def test_retried_submit_makes_one_case(citizen, db):
 
 
 @pytest.mark.parametrize("path, content, expect", [
-    ("capture", "镇上修路的工程款被挪用，路修了一半就停了", "已记录"),  # a piece: the one-statement path
+    ("pushes.capture", "镇上修路的工程款被挪用，路修了一半就停了", "已记录"),  # a piece: the one-statement path
     ("handle", "帮助", "使用说明"),  # a command: the transactional path
 ])
 def test_database_outage_mid_request_is_503_and_retry_is_safe(citizen, db, monkeypatch, path, content, expect):
@@ -117,14 +117,14 @@ def test_database_outage_mid_request_is_503_and_retry_is_safe(citizen, db, monke
     def broken(*a, **kw):
         raise OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(wh, path, broken)
+    monkeypatch.setattr(wh.pushes if path.startswith("pushes.") else wh, path.split(".")[-1], broken)
     xml = sim.text(OPENID, content, 9200)
     r = citizen.push(xml)
     assert r.status_code == 503 and "retry" in r.get_data(as_text=True)
-    assert count(db, InboundMessage) == 0
+    assert count(db, Push) == 0
     monkeypatch.undo()
     assert expect in citizen.send(xml)  # WeChat's retry goes through once the database is back
-    assert count(db, InboundMessage) == 1
+    assert count(db, Push) == 1
 
 
 # --- AES safe mode -------------------------------------------------------------------------
@@ -173,7 +173,11 @@ def test_published_aes_sample_through_the_real_webhook(tmp_path, test_env, app, 
     assert reply["ToUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
     assert reply["Content"].startswith("已记录：abcdteT")
     with sample_app.extensions["db"].session() as s:
-        assert s.scalar(sa.select(InboundMessage.dedupe_key)) == "msg:6054768590064713728"
+        # Stored once, under a key of the sender and the MsgId, the text only sealed.
+        push = s.scalar(sa.select(Push))
+        vault = sample_app.extensions["vault"]
+        assert push.key == vault.push_key("oyORnuP8q7ou2gfYjqLzSIWZf0rs", "msg", "6054768590064713728")
+        assert b"abcdteT" not in push.sealed and "abcdteT" in vault.unseal(push.sealed)["t"]
     # A tampered ciphertext fails the signature: 403, nothing more stored.
     r = client.post(url, data=SAMPLE_BODY.replace(b"hyzAe4", b"hyzAe5"), content_type="text/xml")
     assert r.status_code == 403
@@ -196,7 +200,7 @@ def test_aes_mode_refuses_plain_pushes(client, settings, db):
     query, body = plain.push(sim.text(OPENID, "村里路灯坏了三个月没人修", 5))
     r = client.post(f"/wechat?{query}", data=body, content_type="text/xml")
     assert r.status_code == 400 and "aes" in r.get_data(as_text=True)
-    assert count(db, InboundMessage) == 0
+    assert count(db, Push) == 0
 
 
 @pytest.mark.aes
@@ -205,7 +209,7 @@ def test_aes_with_wrong_msg_signature_is_403(citizen, db):
     query = query.replace("msg_signature=", "msg_signature=ff")
     r = citizen.client.post(f"/wechat?{query}", data=body, content_type="text/xml")
     assert r.status_code == 403
-    assert count(db, InboundMessage) == 0
+    assert count(db, Push) == 0
 
 
 @pytest.mark.aes
@@ -213,7 +217,7 @@ def test_aes_garbage_envelope_is_400(citizen, db):
     query, _ = citizen.pusher.push(sim.text(OPENID, "x", 7))
     r = citizen.client.post(f"/wechat?{query}", data=b"<xml><Encrypt>%%%</Encrypt>", content_type="text/xml")
     assert r.status_code in (400, 403)
-    assert count(db, InboundMessage) == 0
+    assert count(db, Push) == 0
 
 
 def test_postgres_dropping_the_connections_gives_503_then_the_retry_is_stored(citizen, db, app):
@@ -234,4 +238,4 @@ def test_postgres_dropping_the_connections_gives_503_then_the_retry_is_stored(ci
     r = citizen.push(xml)  # checks out a pooled connection the server has closed
     assert r.status_code == 503 and "retry" in r.get_data(as_text=True), r.get_data(as_text=True)
     assert "已记录" in citizen.send(xml)  # WeChat's retry: answered, stored once
-    assert count(db, InboundMessage) == 2
+    assert count(db, Push) == 2

@@ -113,11 +113,12 @@ def _case_events_are_immutable(_mapper, _conn, target):
 
 
 class Attachment(Base):
-    """Voice, image or location. Media is downloaded by a job at once: WeChat media ids expire."""
+    """A case's voice, image or location. Made at submission from the draft's pieces (their
+    stored media copied), or downloaded by a job at once when a piece's was not yet: WeChat
+    media ids expire."""
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    draft_id: Mapped[int | None] = mapped_column(sa.ForeignKey("drafts.id", ondelete="SET NULL"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(12))  # voice | image | location
     media_id: Mapped[str | None] = mapped_column(sa.String(200))
     media_format: Mapped[str | None] = mapped_column(sa.String(16))

@@ -1,4 +1,10 @@
-"""The WeChat conversation: who is talking (by blind index only), their draft, the inbound log."""
+"""The WeChat conversation and its pushes: one row per accepted push, the draft derived from them.
+
+Nothing here follows insertion order or keeps a time finer than the hour where it could date a
+citizen: conversations are keyed by the openid's blind index, pushes by their dedupe key, and a
+draft has no row of its own (see `intake.drafts`). Why: a copy of the database must not tie an
+anonymous case to the conversation it came from (README, "What 匿名 protects against").
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,66 +12,60 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base
 from core.models.org import QrCode
 
 
 class Conversation(Base):
-    """One per WeChat user: the last QR scene scanned and when the citizen last wrote (48 h window)."""
+    """One per WeChat user: the last QR poster scanned and when the citizen last wrote (kept to
+    the hour, and written at most once an hour: enough for WeChat's 48-hour window)."""
     __tablename__ = "conversations"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    openid_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    openid_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     openid_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # to remind of a quiet draft
     qr_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qr_codes.id"))
-    # Both kept to the hour only (see intake.drafts.seen_hour): no timing link to an anonymous case.
-    last_inbound_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_inbound_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    # When the sweep last reminded the citizen of an unsubmitted draft (to the hour).
+    reminded_at: Mapped[datetime | None]
     qr_code: Mapped[QrCode | None] = relationship()
 
 
-class Draft(Base):
-    """A report being written (草稿). Kept until submitted (then deleted: the case holds it) or
-    cancelled; never dropped silently: a quiet draft gets a reminder, then `abandoned_at` is set
-    and it stays listed (`flask drafts list`) and resumes when the citizen writes again."""
-    __tablename__ = "drafts"
-    # At most one open draft per conversation: the webhook's upsert relies on it.
-    __table_args__ = (sa.Index("uq_drafts_open_conversation", "conversation_id", unique=True,
-                               postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'")),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Indexed by the partial unique index below (open drafts: the only ones looked up by conversation).
-    conversation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("conversations.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(sa.String(12), default="open")  # open | cancelled
-    anonymity: Mapped[str] = mapped_column(sa.String(12), default="default")
-    name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    qr_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("qr_codes.id"))
-    entry_count: Mapped[int] = mapped_column(default=0)
-    summary: Mapped[str | None] = mapped_column(sa.String(80))  # kept current for the bot's echo
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reminded_at: Mapped[datetime | None]
-    # Set by the sweep after a long silence; cleared when the citizen writes again.
-    abandoned_at: Mapped[datetime | None]
-    entries: Mapped[list["DraftEntry"]] = relationship(order_by="DraftEntry.id", cascade="all, delete-orphan")
+class Push(Base):
+    """An accepted push, once: its dedupe key turns WeChat's retries into a replay.
+
+    A piece of a report (text, voice, image, location, or a 匿名/实名 choice) carries its
+    conversation and its content sealed (AES-GCM under IDENTITY_KEY); the pieces of a
+    conversation not yet submitted are its draft. Any other push (a command, a scan) carries no
+    conversation, only its sealed reply, and is deleted once WeChat can no longer retry it.
+    Voice and images are downloaded at once (WeChat's media ids expire): `media` is the state of
+    that download, `file` the stored file (a random name)."""
+    __tablename__ = "pushes"
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    conversation: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    reply: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    at: Mapped[datetime]  # pieces: to the hour; other pushes: to the minute
+    # pending → fetching (claimed by one job) → stored, or failed (retried) / invalid (never)
+    media: Mapped[str | None] = mapped_column(sa.String(10))
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    file: Mapped[str | None] = mapped_column(sa.String(300))
 
 
-class DraftEntry(Base):
-    """One piece of a draft: a text, or a voice message's recognised text, an image, a location."""
-    __tablename__ = "draft_entries"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    draft_id: Mapped[int] = mapped_column(sa.ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(12))  # text | voice | image | location
-    text: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+class SubmittedPiece(Base):
+    """The mark of a piece that went into a case: a keyed hash of its push key, written with the
+    case, so that nothing about the conversation is written in the transaction that makes the
+    case. The pieces and their marks are deleted together in a periodic batch."""
+    __tablename__ = "submitted_pieces"
+    tag: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
 
 
-class InboundMessage(Base):
-    """Every accepted push, once. The unique `dedupe_key` (MsgId, or a hashed sender + CreateTime +
-    event for events) turns WeChat's retries into a replay of the stored reply. Holds no content
-    and no openid, so the log cannot tie an anonymous report to its author."""
-    __tablename__ = "inbound_messages"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
-    msg_type: Mapped[str] = mapped_column(sa.String(30))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reply: Mapped[str | None] = mapped_column(sa.Text)
+class PushSignature(Base):
+    """Plain mode only: WeChat's signature covers token, timestamp and nonce, not the body, so
+    each signature is kept (hashed) with a hash of the body it came with while it is fresh; the
+    same signature with another body is refused."""
+    __tablename__ = "push_signatures"
+    signature: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    body: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime]
