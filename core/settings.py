@@ -186,7 +186,7 @@ def _dev_secrets(instance: Path) -> dict[str, str]:
     written privately and linked into place atomically, so all of them read the winner's keys."""
     path = instance / "dev-secrets.json"
     if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
         values = {
             "SECRET_KEY": secrets.token_urlsafe(32),
             "IDENTITY_KEY": secrets.token_urlsafe(32),

@@ -15,9 +15,11 @@ def store(media_dir: Path, content: bytes, content_type: str) -> tuple[str, str]
     rel = Path(digest[:2]) / (digest + EXTENSIONS.get(content_type.split(";")[0].strip(), ".bin"))
     path = media_dir / rel
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The user's own, whatever the process umask (the app factory sets 077 as well).
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-        tmp.write_bytes(content)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(content)
         tmp.replace(path)
     return str(rel), digest
 
