@@ -2,7 +2,8 @@
 
 - `fetch_new_media`: nudged by the webhook after a voice or image push; queues a download for
   every attachment not tried yet (one cheap nudge per push instead of one job per push).
-- `download_media`: fetch a voice/image from WeChat (media ids expire in 3 days).
+- `download_media`: fetch a voice/image from WeChat (media ids expire in 3 days) and store it,
+  a photo without its metadata (`intake.imagemeta`).
 - `requeue_pending_media`: periodic; enqueues downloads that never started (queue was down).
 - `purge_orphan_media`: periodic; deletes stored files no attachment points to any more (the
   media of a cancelled draft: 取消 deletes the rows, this deletes the files).
@@ -21,7 +22,7 @@ from core.app import database, jobs, settings, wechat_api
 from core.db import utcnow
 from core.models import Attachment, Conversation, Draft
 from core.wechat_api import WeChatApiError
-from intake import media
+from intake import imagemeta, media
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,15 @@ def download_media(attachment_id: int) -> str:
             if exc.retryable:
                 raise  # RQ (or the in-process runner) retries with backoff
             return error
-        path, digest = media.store(settings().media_dir, got.content, got.content_type)
+        # A photo's EXIF (GPS position, time, phone) and the like never reach the disk.
+        cleaned = imagemeta.strip_metadata(got.content)
+        if cleaned.problem:
+            log.warning("attachment %s: %s", attachment_id, cleaned.problem)
+        if cleaned.removed:
+            log.info("attachment %s: removed %s", attachment_id, ", ".join(cleaned.removed))
+        path, digest = media.store(settings().media_dir, cleaned.content, got.content_type)
         done = s.execute(this.values(storage_path=path, sha256=digest, content_type=got.content_type,
-                                     size=len(got.content), status="stored", last_error=None,
+                                     size=len(cleaned.content), status="stored", last_error=None,
                                      stored_at=utcnow()))
         s.commit()
         if done.rowcount == 0:  # the draft was cancelled meanwhile: its row is gone

@@ -14,11 +14,7 @@ import sqlalchemy as sa
 from core.models import Attachment
 from core.settings import Settings
 from product import create_app
-
-# A real 1×1 JPEG (the one the chat simulator sends).
-TINY_JPEG = base64.b64decode(
-    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/"
-    "wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q==")
+from tests.images import TINY_JPEG
 
 
 def mode(path: Path) -> str:
