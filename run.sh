@@ -5,13 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
+# From here on, what this script and the processes it starts create (.env, instance/ with the
+# database, media and logs) is readable by this user only; the app factory does the same for itself.
+umask 077
 [ -f .env ] || cp .env.example .env
+chmod 600 .env
 PORT=${PORT:-5000}
 FAKE_WECHAT_PORT=${FAKE_WECHAT_PORT:-8808}
 # The fake API's address is derived here, so both ports can be moved; exported values win over .env.
 export WECHAT_API_BASE=${WECHAT_API_BASE:-http://127.0.0.1:$FAKE_WECHAT_PORT}
 FLASK=".venv/bin/flask --app wsgi"
 mkdir -p instance
+chmod 700 instance
 
 $FLASK db upgrade
 $FLASK deploy load deploy/demo.yaml
@@ -21,6 +26,9 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Logs of an earlier run keep the mode they were made with: made private here.
+touch instance/fake-wechat.log instance/cron.log
+chmod 600 instance/fake-wechat.log instance/cron.log
 $FLASK wechat fake-api --port "$FAKE_WECHAT_PORT" > instance/fake-wechat.log 2>&1 &
 pids+=($!)
 $FLASK jobs cron > instance/cron.log 2>&1 &

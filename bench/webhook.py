@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -30,7 +32,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 WXLOAD = ROOT.parent / "shared" / "bench" / "wxload.py"
 PY = sys.executable
-TOKEN, APPID, AES = "benchtoken", "wxbench000000001", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+# Made per run, as a deployment's are (APP_ENV=production refuses weak or sample values).
+TOKEN, APPID = secrets.token_hex(16), "wx" + secrets.token_hex(8)
+AES = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
 
 
 def sh(*args: str, env: dict | None = None) -> str:
@@ -124,8 +128,9 @@ def main() -> int:
         raise SystemExit(f"load driver not found: {a.wxload} (the shared bench/wxload.py)")
 
     db_url = fresh_database(a.pg, "mashang_bench")
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench-secret", "IDENTITY_KEY": "bench-identity",
-           "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_SECRET": "benchsecret", "WECHAT_AES_KEY": AES,
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32),
+           "IDENTITY_KEY": secrets.token_urlsafe(32), "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID,
+           "WECHAT_SECRET": secrets.token_hex(16), "WECHAT_AES_KEY": AES,
            "DATABASE_URL": db_url, "REDIS_URL": a.redis, "INSTANCE_PATH": "/tmp/mashang-bench",
            "WECHAT_API_BASE": "http://127.0.0.1:9/"}
     flask = [str(ROOT / ".venv/bin/flask"), "--app", "wsgi"]

@@ -97,11 +97,13 @@ def fake_api(host: str, port: int) -> None:
     """Run the fake WeChat API (token, messages, QR tickets, media) on loopback."""
     from werkzeug.serving import run_simple
 
-    from fakewechat.server import create_fake_app
+    from fakewechat.server import RequestHandler, create_fake_app
 
     cfg = settings()
     click.echo(f"fake WeChat API for appid {cfg.wechat_appid} on http://{host}:{port}/")
-    run_simple(host, port, create_fake_app(cfg.wechat_appid, cfg.wechat_secret), threaded=True)
+    # RequestHandler: the log shows no app secret or access token.
+    run_simple(host, port, create_fake_app(cfg.wechat_appid, cfg.wechat_secret), threaded=True,
+               request_handler=RequestHandler)
 
 
 def _quietly(call, *args, **kwargs) -> None:

@@ -14,6 +14,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from core.db import Database
+from core.files import make_private
 from core.identity import IdentityVault
 from core.jobs import Jobs
 from core.ratelimit import RateLimiter, limiter_secret, purge_rate_counters
@@ -26,7 +27,7 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
     settings = settings or Settings.from_env()
     app = Flask("mashang", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent))
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing, JSON_AS_ASCII=False)
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    make_private(settings)  # umask 077; instance/ and the media folder 0700, a SQLite file 0600
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -6,12 +6,16 @@ customer-service window, a daily template quota, parametric QR codes and media d
 `/_fake/...` (see `fakewechat.control`) sets the scene and shows what went out.
 
     python -m fakewechat.server --appid wx... --secret ... --port 8001
+
+Its request log (`instance/fake-wechat.log` under run.sh) shows the query strings with the app
+secret and every access token masked (`secret=***`, `access_token=***`).
 """
 from __future__ import annotations
 
 import argparse
 import base64
 import io
+import re
 import secrets
 import threading
 import time
@@ -19,7 +23,7 @@ from typing import Any, Callable
 
 import segno
 from flask import Flask, Response, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from fakewechat import control
 from fakewechat.state import (MEDIA_TTL, REPLY_WINDOW, FakeState, beijing_day, json_body,
@@ -166,11 +170,28 @@ def create_fake_app(appid: str, secret: str, token_ttl: int = 7200, *,
     return app
 
 
+_SECRET_VALUES = re.compile(r"\b((?:app)?secret|access_token)=[^&\s\"']*", re.I)
+
+
+def redact(text: str) -> str:
+    """`text` with the values of secret= and access_token= replaced by ***."""
+    return _SECRET_VALUES.sub(r"\1=***", text)
+
+
+class RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler, logging every line (request lines, errors) through `redact`: the
+    product's calls carry the app secret (token) and the access token (every other call) in
+    their query strings."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        super().log(type, "%s", redact(message % args if args else message))
+
+
 def run_in_thread(app: Flask, host: str = "127.0.0.1",
                   port: int = 0) -> tuple[str, Callable[[], None]]:
     """Serve `app` from a daemon thread; returns its base URL (no trailing slash) and a
     function that stops the server and waits for the thread."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
     # A short poll interval so shutdown() returns at once rather than after half a second.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="fakewechat", daemon=True)
@@ -194,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = create_fake_app(args.appid, args.secret, args.token_ttl)
     print(f"fake WeChat API on http://{args.host}:{args.port}", flush=True)
-    make_server(args.host, args.port, app, threaded=True).serve_forever()
+    make_server(args.host, args.port, app, threaded=True, request_handler=RequestHandler).serve_forever()
 
 
 if __name__ == "__main__":

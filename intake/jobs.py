@@ -3,7 +3,8 @@
 - `fetch_new_media`: nudged by the webhook after a voice or image push; queues a download for
   every piece or attachment not tried yet (one cheap nudge per push instead of one job per push).
 - `download_piece` / `download_media`: fetch a draft piece's / a case attachment's voice or image
-  from WeChat (media ids expire in 3 days).
+  from WeChat (media ids expire in 3 days) and store it, a photo without its metadata
+  (`intake.imagemeta`).
 - `requeue_pending_media`: periodic; enqueues downloads that never started (queue was down).
 - `purge_orphan_media`: periodic; deletes stored files nothing points to any more (a cancelled
   or submitted draft's media).
@@ -23,7 +24,7 @@ from core.app import database, jobs, settings, wechat_api
 from core.db import utcnow
 from core.models import Attachment, Conversation, Push, PushSignature, SubmittedPiece
 from core.wechat_api import WeChatApiError
-from intake import media
+from intake import imagemeta, media
 from intake.drafts import CONTENT, unsubmitted
 from intake.pushes import REPLY_KEPT, Piece, hour
 
@@ -88,7 +89,8 @@ def download_piece(key: str) -> str:
             if exc.retryable:
                 raise
             return str(exc)[:300]
-        path = media.store_draft(settings().media_dir, got.content, got.content_type)
+        path = media.store_draft(settings().media_dir, _without_metadata(got.content, "a draft's piece"),
+                                 got.content_type)
         done = s.execute(this.values(media="stored", file=path, last_error=None))
         s.commit()
         if done.rowcount == 0:
@@ -121,14 +123,25 @@ def download_media(attachment_id: int) -> str:
             if exc.retryable:
                 raise  # RQ (or the in-process runner) retries with backoff
             return error
-        path, digest = media.store(settings().media_dir, got.content, got.content_type)
+        content = _without_metadata(got.content, f"attachment {attachment_id}")
+        path, digest = media.store(settings().media_dir, content, got.content_type)
         done = s.execute(this.values(storage_path=path, sha256=digest, content_type=got.content_type,
-                                     size=len(got.content), status="stored", last_error=None,
+                                     size=len(content), status="stored", last_error=None,
                                      stored_at=utcnow()))
         s.commit()
         if done.rowcount == 0:  # the draft was cancelled meanwhile: its row is gone
             return "gone (draft cancelled); the file is left to purge_orphan_media"
         return path
+
+
+def _without_metadata(content: bytes, what: str) -> bytes:
+    """A photo's EXIF (GPS position, time, phone) and the like never reach the disk."""
+    cleaned = imagemeta.strip_metadata(content)
+    if cleaned.problem:
+        log.warning("%s: %s", what, cleaned.problem)
+    if cleaned.removed:
+        log.info("%s: removed %s", what, ", ".join(cleaned.removed))
+    return cleaned.content
 
 
 def requeue_pending_media(older_than_s: int = 60) -> int:

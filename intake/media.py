@@ -17,11 +17,19 @@ def store(media_dir: Path, content: bytes, content_type: str) -> tuple[str, str]
     rel = Path(digest[:2]) / (digest + EXTENSIONS.get(content_type.split(";")[0].strip(), ".bin"))
     path = media_dir / rel
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-        tmp.write_bytes(content)
-        tmp.replace(path)
+        _write(path, content)
     return str(rel), digest
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Atomically, and the user's own whatever the process umask (the app factory sets 077 too)."""
+    import secrets
+
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(content)
+    tmp.replace(path)
 
 
 def store_draft(media_dir: Path, content: bytes, content_type: str) -> str:
@@ -29,11 +37,7 @@ def store_draft(media_dir: Path, content: bytes, content_type: str) -> str:
     import secrets
 
     rel = Path("drafts") / (secrets.token_hex(16) + EXTENSIONS.get(content_type.split(";")[0].strip(), ".bin"))
-    path = media_dir / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
+    _write(media_dir / rel, content)
     return str(rel)
 
 

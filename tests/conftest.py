@@ -111,8 +111,9 @@ def run_jobs(app, test_env):
             jobs.wait(timeout=30)
             return
         env = {**os.environ, **test_env, "JOB_RETRY_INTERVALS": "0,0"}
+        # umask 022: as a shell or systemd starts a worker, not with this process's (the app factory's 077).
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", "--burst"],
-                       cwd=ROOT, env=env, check=True, timeout=120, capture_output=True)
+                       cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, umask=0o022)
 
     return run
 

@@ -1,6 +1,9 @@
-"""Configuration: secrets required outside development; development generates its own once."""
+"""Configuration: a deployment (any APP_ENV but development and testing) needs safe mode, strong
+secrets, PostgreSQL and Redis; testing needs every secret; development generates its own once."""
 from __future__ import annotations
 
+import secrets
+import string
 from pathlib import Path
 
 import pytest
@@ -8,11 +11,94 @@ import pytest
 from core.identity import IdentityVault
 from core.settings import ConfigError, Settings
 
+MAKE_KEY = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+MAKE_TOKEN = 'python3 -c "import secrets; print(secrets.token_hex(16))"'
 
-def test_production_without_secrets_stops_with_a_clear_message(tmp_path):
+
+def production_env(**changes: str | None) -> dict[str, str]:
+    """A valid production environment (values as the README's commands and WeChat make them),
+    with `changes` applied (None: unset)."""
+    env = {"APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32), "IDENTITY_KEY": secrets.token_urlsafe(32),
+           "WECHAT_TOKEN": secrets.token_hex(16), "WECHAT_APPID": "wx" + secrets.token_hex(8),
+           "WECHAT_SECRET": secrets.token_hex(16),
+           "WECHAT_AES_KEY": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43)),
+           "DATABASE_URL": "postgresql://mashang@db.internal/mashang", "REDIS_URL": "redis://redis.internal:6379/0"}
+    env.update(changes)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def test_a_valid_production_environment_starts(tmp_path):
+    env = production_env()
+    s = Settings.from_env(env, instance_path=tmp_path)
+    assert (s.env, s.wechat_aes_key, s.redis_url) == ("production", env["WECHAT_AES_KEY"], env["REDIS_URL"])
+    assert s.database_url == "postgresql+psycopg://mashang@db.internal/mashang"
+    assert not (tmp_path / "dev-secrets.json").exists()  # nothing generated outside development
+    # An upper-case AppSecret as the console may show it, a passphrase-like key: fine.
+    Settings.from_env(production_env(WECHAT_SECRET=secrets.token_hex(16).upper(),
+                                     SECRET_KEY="correct horse battery staple 7 villages"), instance_path=tmp_path)
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"WECHAT_AES_KEY": None}, "WECHAT_AES_KEY is unset (plain mode)"),
+    ({"WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}, "WECHAT_AES_KEY is WeChat's published sample key"),
+    ({"WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDE+/"}, "WECHAT_AES_KEY is not an EncodingAESKey"),
+    ({"SECRET_KEY": "x"}, "SECRET_KEY is shorter than 32 characters"),
+    ({"SECRET_KEY": secrets.token_urlsafe(20)[:31]}, "SECRET_KEY is shorter than 32 characters"),
+    ({"SECRET_KEY": "s" * 32}, "SECRET_KEY is weak (fewer than 8 different characters)"),
+    ({"IDENTITY_KEY": "changeme" * 4}, "IDENTITY_KEY is weak"),
+    ({"IDENTITY_KEY": "identity-key-for-tests"}, "IDENTITY_KEY is shorter than 32 characters"),
+    ({"SECRET_KEY": "Same-secret-used-twice-0123456789", "IDENTITY_KEY": "Same-secret-used-twice-0123456789"},
+     "IDENTITY_KEY is the same as SECRET_KEY"),
+    ({"WECHAT_TOKEN": "spamtest"}, "WECHAT_TOKEN is not 32 letters and digits"),
+    ({"WECHAT_TOKEN": "_" + secrets.token_hex(16)[1:]}, "WECHAT_TOKEN is not 32 letters and digits"),
+    ({"WECHAT_TOKEN": "ab" * 16}, "WECHAT_TOKEN is weak"),
+    ({"WECHAT_SECRET": "testsecret"}, "WECHAT_SECRET is not the account's AppSecret (32 hex characters"),
+    ({"WECHAT_SECRET": "0" * 32}, "WECHAT_SECRET is not the account's AppSecret"),
+    ({"WECHAT_APPID": "wxtestappid00001"}, "WECHAT_APPID is not the account's AppID (wx and 16 hex characters"),
+    ({"WECHAT_APPID": "wx123"}, "WECHAT_APPID is not the account's AppID"),
+    ({"DATABASE_URL": None}, "DATABASE_URL is not PostgreSQL (SQLite is for development)"),
+    ({"DATABASE_URL": "sqlite:////srv/mashang/instance/mashang.db"}, "DATABASE_URL is not PostgreSQL"),
+    ({"REDIS_URL": None}, "REDIS_URL is unset"),
+    ({"APP_ENV": "staging", "REDIS_URL": None}, "APP_ENV=staging: REDIS_URL is unset"),  # any env but dev/testing
+])
+def test_production_refuses(tmp_path, changes, problem):
     with pytest.raises(ConfigError) as err:
-        Settings.from_env({"APP_ENV": "production", "SECRET_KEY": "x"}, instance_path=tmp_path)
-    assert "IDENTITY_KEY" in str(err.value) and "WECHAT_TOKEN" in str(err.value)
+        Settings.from_env(production_env(**changes), instance_path=tmp_path)
+    message = str(err.value)
+    listed = message.split(" — make ")[0]
+    assert problem in listed and "; " not in listed and "\n" not in message  # that problem, nothing else
+    if "SECRET_KEY" in problem or "IDENTITY_KEY" in problem:
+        assert f" — make SECRET_KEY and IDENTITY_KEY with {MAKE_KEY}" in message
+    if "IDENTITY_KEY is" in problem:  # replacing a key in use loses what it encrypted: said at once
+        assert message.endswith("(a new IDENTITY_KEY cannot read identities stored under the old one)")
+    if "WECHAT_TOKEN" in problem:
+        assert message.endswith(f" — make WECHAT_TOKEN with {MAKE_TOKEN} (the same token goes into 基本配置)")
+
+
+def test_production_names_every_problem_in_one_message(tmp_path):
+    env = production_env(WECHAT_AES_KEY=None, SECRET_KEY="x", WECHAT_TOKEN="testtoken", DATABASE_URL=None,
+                         REDIS_URL=None, WECHAT_APPID=None)
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env, instance_path=tmp_path)
+    assert str(err.value) == (
+        "APP_ENV=production: set WECHAT_APPID in the environment or .env (only development generates secrets by "
+        "itself); WECHAT_AES_KEY is unset (plain mode): set the account's EncodingAESKey and choose safe mode "
+        "(安全模式) in 基本配置; SECRET_KEY is shorter than 32 characters; WECHAT_TOKEN is not 32 letters and digits; "
+        "DATABASE_URL is not PostgreSQL (SQLite is for development); REDIS_URL is unset (jobs would run inside the "
+        f"web process) — make SECRET_KEY and IDENTITY_KEY with {MAKE_KEY}; WECHAT_TOKEN with {MAKE_TOKEN} "
+        "(the same token goes into 基本配置)")
+
+
+def test_testing_needs_every_secret_and_nothing_more(tmp_path):
+    """APP_ENV=testing is the suite's (its RQ worker processes start from the environment alone):
+    test secrets, plain mode, SQLite and in-process jobs are allowed, a missing secret is not."""
+    env = {"APP_ENV": "testing", "SECRET_KEY": "s" * 32, "IDENTITY_KEY": "k", "WECHAT_TOKEN": "testtoken",
+           "WECHAT_APPID": "wxtestappid00001", "WECHAT_SECRET": "testsecret"}
+    s = Settings.from_env(env, instance_path=tmp_path)
+    assert s.database_url.startswith("sqlite:///") and s.redis_url is None and s.wechat_aes_key is None
+    with pytest.raises(ConfigError, match=r"^APP_ENV=testing: set WECHAT_SECRET in the environment"):
+        Settings.from_env({**env, "WECHAT_SECRET": ""}, instance_path=tmp_path)
+    assert not (tmp_path / "dev-secrets.json").exists()
 
 
 def test_wsgi_start_up_fails_outside_development_without_secrets(tmp_path):
@@ -25,7 +111,11 @@ def test_wsgi_start_up_fails_outside_development_without_secrets(tmp_path):
     assert r.returncode != 0
     assert r.stderr.strip().splitlines() == [
         "码上巡察 cannot start: APP_ENV=production: set SECRET_KEY, IDENTITY_KEY, WECHAT_TOKEN, WECHAT_APPID, "
-        "WECHAT_SECRET in the environment or .env (only development generates secrets by itself)"]
+        "WECHAT_SECRET in the environment or .env (only development generates secrets by itself); "
+        "WECHAT_AES_KEY is unset (plain mode): set the account's EncodingAESKey and choose safe mode (安全模式) in "
+        "基本配置; DATABASE_URL is not PostgreSQL (SQLite is for development); REDIS_URL is unset (jobs would run "
+        f"inside the web process) — make SECRET_KEY and IDENTITY_KEY with {MAKE_KEY}; WECHAT_TOKEN with "
+        f"{MAKE_TOKEN} (the same token goes into 基本配置)"]
 
 
 def test_development_secrets_are_generated_once_and_kept(tmp_path):
