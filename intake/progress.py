@@ -77,6 +77,7 @@ def cases_of(s: Session, openid_hash: str, limit: int = 10) -> list[Case]:
 def find_case(s: Session, tracking_no: str, query_code: str) -> Case | None:
     """An anonymous case by tracking number and query code; None when either is wrong."""
     case = s.scalar(sa.select(Case).where(Case.tracking_no == tracking_no.strip().upper()))
-    if case is None or not check_query_code(query_code, case.query_code_hash):
-        return None
-    return case
+    # Checked whatever was found (a missing or non-anonymous case against a decoy): every lookup
+    # takes the same time, so the time does not say which tracking numbers exist or are anonymous.
+    matches = check_query_code(query_code, case.query_code_hash if case is not None else None)
+    return case if matches else None
