@@ -136,10 +136,11 @@ def dedupe_key(vault, msg) -> str:
 
 
 def _answer(msg) -> str | None:
-    """Answer the push and record it, once. A plain piece of a report (most pushes) is one
-    statement, and a retry of it gets the same echo. Anything else claims its row first, in the
-    transaction that acts on it: a retry, also one arriving while the first try runs, waits on
-    that row, conflicts, and replays the first reply."""
+    """Answer the push and record it, once. A plain piece of a report (most pushes) and a QR scan
+    are one statement each, and a retry of either is answered the same without a stored reply
+    (a piece's echo, the greeting). Anything else claims its row first, in the transaction that
+    acts on it: a retry, also one arriving while the first try runs, waits on that row,
+    conflicts, and replays the first reply."""
     v = vault()
     key = dedupe_key(v, msg)
     piece = piece_of(msg)
@@ -147,14 +148,13 @@ def _answer(msg) -> str | None:
         if pushes.capture(database(), v, msg.source, key, piece) and piece.needs_download:
             jobs().nudge(fetch_new_media, NEW_MEDIA)
         return piece_reply(piece)
+    if is_arrival(msg):
+        return greeting(arrive(database(), v, msg.source, key, scene_of(msg)))
     s = db_session()
     if not pushes.claim(s, key):
         s.rollback()
         return pushes.replayed(s, v, key)
-    if is_arrival(msg):
-        outcome = Outcome(greeting(arrive(s, v, msg.source, scene_of(msg))))
-    else:
-        outcome = handle(s, v, msg)
+    outcome = handle(s, v, msg)
     pushes.finish(s, v, key, outcome.reply, msg.source, outcome.piece)
     s.commit()
     for path in outcome.files:  # a cancelled draft's media (a failure leaves them to the purge)

@@ -6,10 +6,11 @@ On PostgreSQL both go in one statement in autocommit (one round trip); on SQLite
 transaction. The reply to a piece is its echo, so a retry that finds the row already there is
 answered the same without reading anything.
 
-Every other push (a command word, a menu click, a QR scan) claims its row first, in the
-transaction that acts on it; a retry of it arriving meanwhile waits on that row's key and then
-replays the reply stored with it. These rows carry no conversation and are deleted as soon as
-WeChat can no longer retry (`purge`).
+A QR scan is one statement too (`intake.arrivals`), and its retry is greeted the same. Every
+other push (a command word, a menu click) claims its row first, in the transaction that acts on
+it; a retry of it arriving meanwhile waits on that row's key and then replays the reply stored
+with it. Rows that are not pieces carry no conversation and are deleted as soon as WeChat can no
+longer retry (`intake.jobs.purge_pushes`).
 """
 from __future__ import annotations
 
@@ -92,20 +93,11 @@ def capture(db: Database, vault: IdentityVault, openid: str, key: str, piece: Pi
     return True
 
 
-def touch(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None, qr_code_id: int | None = None,
-          scanned: bool = False) -> None:
-    """The citizen wrote: their conversation exists, and knows the hour (for the 48-hour window).
-    A scan also binds the poster (the latest scan wins)."""
+def touch(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None) -> None:
+    """The citizen wrote: their conversation exists, and knows the hour (for the 48-hour window)."""
     now = now or utcnow()
-    params = {"conversation": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid), "hour": hour(now)}
-    if not scanned:
-        s.execute(sa.text(_TOUCH), params)
-        return
-    s.execute(sa.text(
-        "INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_inbound_at, created_at) "
-        "VALUES (:conversation, :openid_enc, :qr, :hour, :hour) ON CONFLICT (openid_hash) DO UPDATE "
-        "SET qr_code_id = coalesce(excluded.qr_code_id, conversations.qr_code_id), "
-        "last_inbound_at = excluded.last_inbound_at"), {**params, "qr": qr_code_id})
+    s.execute(sa.text(_TOUCH), {"conversation": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
+                                "hour": hour(now)})
 
 
 def _order(now: datetime) -> int:
