@@ -232,6 +232,8 @@ def sweep_drafts() -> dict[str, int]:
         drafts: dict[str, list] = {}
         for r in unsubmitted(s, vault(), rows):
             drafts.setdefault(r.conversation, []).append(r)
+        seen = dict(s.execute(sa.select(Conversation.openid_hash, Conversation.last_inbound_at)
+                              .where(Conversation.openid_hash.in_(list(drafts)))).all()) if drafts else {}
         for conversation, pieces in drafts.items():
             last = max(r.at for r in pieces)
             if last < forget_before:
@@ -244,19 +246,23 @@ def sweep_drafts() -> dict[str, int]:
                 continue
             if last < now - timedelta(hours=cfg.draft_abandon_hours):
                 counts["abandoned"] += 1
-            if last >= remind_before or not any(Piece.unsealed(vault(), r.sealed)[1].kind in CONTENT for r in pieces):
+            opened = [vault().unseal(r.sealed) for r in pieces]
+            if (last >= remind_before or max(last, seen.get(conversation) or last) <= window_open_after
+                    or not any(p["k"] in CONTENT for p in opened)):
                 continue
             # Claimed first, and only if not yet reminded of this draft: a retried or overlapping
             # sweep never sends a reminder twice.
-            claimed = s.execute(sa.update(Conversation).where(
-                Conversation.openid_hash == conversation, Conversation.last_inbound_at > window_open_after,
-                sa.or_(Conversation.reminded_at.is_(None), Conversation.reminded_at < last))
-                .values(reminded_at=hour(now)).returning(Conversation.openid_enc)).first()
+            claimed = s.execute(sa.text(
+                "INSERT INTO conversations (openid_hash, last_inbound_at, created_at, reminded_at) "
+                "VALUES (:c, :last, :last, :now) ON CONFLICT (openid_hash) DO UPDATE SET reminded_at = :now "
+                "WHERE conversations.reminded_at IS NULL OR conversations.reminded_at < :last RETURNING 1"),
+                {"c": conversation, "last": last, "now": hour(now)}).first()
             s.commit()
-            if claimed is None or claimed.openid_enc is None:
+            openid = next((p["w"] for p in reversed(opened) if p.get("w")), None)
+            if claimed is None or openid is None:
                 continue
             try:
-                wechat_api().send_text(vault().decrypt(claimed.openid_enc), REMINDER)
+                wechat_api().send_text(openid, REMINDER)
                 counts["reminded"] += 1
             except WeChatApiError as exc:
                 log.warning("a draft reminder was not sent: %s", exc)

@@ -1,10 +1,11 @@
 """The pushes: each WeChat push is accepted once, as one row (`core.models.Push`).
 
-The hot path is a piece of a report (a text, a voice message, a photo, a location): one row with
-its conversation and its content sealed, and the conversation's hourly "last seen" refreshed.
-On PostgreSQL both go in one statement in autocommit (one round trip); on SQLite in one short
-transaction. The reply to a piece is its echo, so a retry that finds the row already there is
-answered the same without reading anything.
+The hot path is a piece of a report (a text, a voice message, a photo, a location): one INSERT
+of one row, its conversation's blind index beside its sealed content (with the openid, for a
+reminder), the same statement on PostgreSQL (in autocommit) and SQLite. The conversation's own
+row is not written for a piece: when the citizen was last seen is the later of its hour and its
+pieces' hour (the draft sweep reads both). The reply to a piece is its echo, so a retry that finds the row already
+there is answered the same without reading anything.
 
 A QR scan is one statement too (`intake.arrivals`), and its retry is greeted the same. Every
 other push (a command word, a menu click) claims its row first, in the transaction that acts on
@@ -56,9 +57,9 @@ class Piece:
     def needs_download(self) -> bool:
         return self.kind in ("voice", "image")
 
-    def sealed(self, vault: IdentityVault, order: int) -> bytes:
+    def sealed(self, vault: IdentityVault, order: int, openid: str | None = None) -> bytes:
         fields = {"k": self.kind, "t": self.text, "m": self.media_id, "f": self.media_format, "x": self.lat,
-                  "y": self.lng, "a": self.anonymity, "n": self.name, "p": self.phone, "o": order}
+                  "y": self.lng, "a": self.anonymity, "n": self.name, "p": self.phone, "o": order, "w": openid}
         return vault.seal({k: v for k, v in fields.items() if v is not None})
 
     @classmethod
@@ -71,26 +72,20 @@ class Piece:
 _TOUCH = ("INSERT INTO conversations (openid_hash, openid_enc, last_inbound_at, created_at) "
           "VALUES (:conversation, :openid_enc, :hour, :hour) ON CONFLICT (openid_hash) DO UPDATE "
           "SET last_inbound_at = excluded.last_inbound_at WHERE conversations.last_inbound_at < excluded.last_inbound_at")
-_PIECE = ("INSERT INTO pushes (key, conversation, sealed, at, media, attempts) "
-          "VALUES (:key, :conversation, :sealed, :hour, :media, 0) ON CONFLICT (key) DO NOTHING RETURNING key")
-_CAPTURE_PG = sa.text(f"WITH touched AS ({_TOUCH}) {_PIECE}")
-_CAPTURE = [sa.text(_PIECE), sa.text(_TOUCH)]
+_PIECE = sa.text("INSERT INTO pushes (key, conversation, sealed, at, media, attempts) "
+                 "VALUES (:key, :conversation, :sealed, :hour, :media, 0) ON CONFLICT (key) DO NOTHING RETURNING key")
 
 
 def capture(db: Database, vault: IdentityVault, openid: str, key: str, piece: Piece,
             now: datetime | None = None) -> bool:
     """Store a piece of the citizen's draft. False: a retry, stored already."""
     now = now or utcnow()
-    params = {"key": key, "conversation": vault.openid_hash(openid), "openid_enc": vault.encrypt(openid),
-              "sealed": piece.sealed(vault, _order(now)), "hour": hour(now),
-              "media": "pending" if piece.needs_download else None}
+    params = {"key": key, "conversation": vault.openid_hash(openid), "sealed": piece.sealed(vault, _order(now), openid),
+              "hour": hour(now), "media": "pending" if piece.needs_download else None}
     if db.engine.dialect.name == "postgresql":
-        return db.autocommit_row(_CAPTURE_PG, params) is not None
+        return db.autocommit_row(_PIECE, params) is not None
     with db.engine.begin() as conn:
-        if conn.execute(_CAPTURE[0], params).first() is None:
-            return False
-        conn.execute(_CAPTURE[1], params)
-    return True
+        return conn.execute(_PIECE, params).first() is not None
 
 
 def touch(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None) -> None:
@@ -121,7 +116,8 @@ def finish(s: Session, vault: IdentityVault, key: str, reply: str | None, openid
     values: dict = {"reply": vault.encrypt(reply) if reply is not None else None}
     if piece is not None:
         now = now or utcnow()
-        values.update(conversation=vault.openid_hash(openid), sealed=piece.sealed(vault, _order(now)), at=hour(now))
+        values.update(conversation=vault.openid_hash(openid), sealed=piece.sealed(vault, _order(now), openid),
+                      at=hour(now))
     s.execute(sa.update(Push).where(Push.key == key).values(**values))
 
 
