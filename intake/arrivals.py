@@ -31,7 +31,8 @@ _BIND = """INSERT INTO conversations (openid_hash, openid_enc, qr_code_id, last_
   SET qr_code_id = coalesce(excluded.qr_code_id, conversations.qr_code_id), last_inbound_at = excluded.last_inbound_at"""
 _ARRIVE_PG = sa.text(f"""WITH p AS ({_POSTER}), i AS ({_CLAIM}),
 c AS ({_BIND.format(source="SELECT :conversation, :openid_enc, (SELECT qr_id FROM p), :hour, :hour FROM i")})
-SELECT (SELECT count(*) FROM i) AS fresh, p.*, o.*
+SELECT (SELECT count(*) FROM i) AS fresh,
+  EXISTS (SELECT 1 FROM pushes WHERE conversation = :conversation AND sealed IS NOT NULL) AS has_pieces, p.*, o.*
 FROM (SELECT 1 AS one) AS one LEFT JOIN p ON true LEFT JOIN ({_OFFICE}) o ON true""")
 _ARRIVE = [sa.text(_CLAIM), sa.text(_POSTER), sa.text(_OFFICE),
            sa.text(_BIND.format(source="VALUES (:conversation, :openid_enc, :qr_id, :hour, :hour)"))]
@@ -59,6 +60,8 @@ def arrive(db: Database, vault: IdentityVault, openid: str, key: str, scene: str
         row = db.autocommit_row(_ARRIVE_PG, params)
         poster = row if row.qr_id is not None else None
         office = row if row.office_name is not None else None
+        if not row.has_pieces:  # a first scan, the usual one: no draft to read
+            return Arrival(poster, office, 0, "")
     else:
         with db.engine.begin() as conn:
             fresh = conn.execute(_ARRIVE[0], params).first() is not None
