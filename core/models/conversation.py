@@ -40,8 +40,12 @@ class Push(Base):
     Voice and images are downloaded at once (WeChat's media ids expire): `media` is the state of
     that download, `file` the stored file (a random name)."""
     __tablename__ = "pushes"
+    # Pieces are looked up by conversation; the other rows (no conversation) are not indexed.
+    __table_args__ = (sa.Index("ix_pushes_conversation", "conversation",
+                               postgresql_where=sa.text("conversation IS NOT NULL"),
+                               sqlite_where=sa.text("conversation IS NOT NULL")),)
     key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    conversation: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    conversation: Mapped[str | None] = mapped_column(sa.String(64))
     sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     reply: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     at: Mapped[datetime]  # pieces: to the hour; other pushes: to the minute

@@ -37,7 +37,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('key', name=op.f('pk_pushes')),
     )
     with op.batch_alter_table('pushes') as batch_op:
-        batch_op.create_index(batch_op.f('ix_pushes_conversation'), ['conversation'], unique=False)
+        batch_op.create_index('ix_pushes_conversation', ['conversation'], unique=False,
+                              postgresql_where=sa.text("conversation IS NOT NULL"),
+                              sqlite_where=sa.text("conversation IS NOT NULL"))
     op.create_table('submitted_pieces', sa.Column('tag', sa.String(length=64), nullable=False),
                     sa.PrimaryKeyConstraint('tag', name=op.f('pk_submitted_pieces')))
     op.create_table('push_signatures',
