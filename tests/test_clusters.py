@@ -4,7 +4,6 @@ older than the window, unrelated text) and routing jobs that run at once or out 
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -83,22 +82,25 @@ def test_a_late_routing_job_joins_the_reports_routed_before_it(app, db):
 
 @pytest.mark.parametrize("slow", ["first submitted", "second submitted"])
 def test_two_routing_jobs_at_once_end_in_one_cluster(app, db, monkeypatch, slow):
-    """Two workers route two reports of one issue at the same moment: one job is still inside
-    its transaction (held there a moment) when the other clusters."""
+    """Two workers route two reports of one issue at the same moment: one job has looked for
+    its cluster and is still inside its transaction while the other job looks for its own
+    (or, as it should, waits for the first to commit: then the first goes on after a second)."""
     import routing.service
 
     first, second = submitted(db, WATER, days_ago=1), submitted(db, WATER_AGAIN)
-    inside, real = threading.Event(), routing.service.find_cluster
+    leader, follower = (first, second) if slow == "first submitted" else (second, first)
+    inside, follower_looked, real = threading.Event(), threading.Event(), routing.service.find_cluster
 
     def held(s, case):
         found = real(s, case)
-        if not inside.is_set():
+        if case.id == leader:
             inside.set()
-            time.sleep(0.4)
+            follower_looked.wait(1.0)
+        else:
+            follower_looked.set()
         return found
 
     monkeypatch.setattr(routing.service, "find_cluster", held)
-    leader, follower = (first, second) if slow == "first submitted" else (second, first)
     errors: list[BaseException] = []
 
     def job(case_id: int, after: threading.Event | None) -> None:
