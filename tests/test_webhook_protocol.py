@@ -220,6 +220,7 @@ def test_aes_garbage_envelope_is_400(citizen, db):
     assert count(db, Push) == 0
 
 
+@pytest.mark.needs_postgres
 def test_postgres_dropping_the_connections_gives_503_then_the_retry_is_stored(citizen, db, app):
     """Not a mock: the server ends every other session (a restart, a failover), the pooled
     connections of the webhook's one-statement path are dead."""
