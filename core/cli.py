@@ -105,19 +105,29 @@ def jobs_cron() -> None:
             cron.register(func, queue_name="default", cron=cron_expr, job_timeout=timeout)
         cron.start()
         return
+    run_periodic(periodic)
+
+
+def run_periodic(periodic, clock=None, sleep=None, until=lambda: False) -> None:
+    """The loop of `flask jobs cron` without Redis: run each (function, cron, timeout) of
+    `periodic` when due, in this process, until `until()` is true. A failed run is reported
+    and waits for its next turn; the other jobs keep theirs. `clock` (epoch seconds) and `sleep`
+    are time.time and time.sleep unless given. Cron fields are local time, as in RQ's cron."""
     import time
     from datetime import datetime
 
     from croniter import croniter
 
-    nexts = {func: croniter(expr, datetime.now()) for func, expr, _ in periodic}
-    due = {func: it.get_next(float) for func, it in nexts.items()}
+    clock, sleep = clock or time.time, sleep or time.sleep
+    # get_next(datetime), not get_next(float): the float reads the naive local time as UTC.
+    nexts = {func: croniter(expr, datetime.fromtimestamp(clock())) for func, expr, _ in periodic}
+    due = {func: it.get_next(datetime).timestamp() for func, it in nexts.items()}
     click.echo("periodic jobs in this process: " + ", ".join(f"{f.__name__} ({e})" for f, e, _ in periodic))
-    while True:
+    while not until():
         func = min(due, key=due.get)
-        time.sleep(max(0.0, due[func] - time.time()))
+        sleep(max(0.0, due[func] - clock()))
         try:
             click.echo(f"{func.__name__}: {func()}")
         except Exception as exc:  # noqa: BLE001 - a failed run waits for its next turn
             click.echo(f"{func.__name__} failed: {exc}", err=True)
-        due[func] = nexts[func].get_next(float)
+        due[func] = nexts[func].get_next(datetime).timestamp()

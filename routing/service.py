@@ -16,7 +16,7 @@ from core.db import utcnow
 from core.models import Attachment, Case, CaseEvent, CaseStatus, Group, QrCode
 from core.models.case import NO_TEXT
 from routing.segment import CONTENT
-from routing.cluster import cluster_size, find_cluster
+from routing.cluster import cluster_size, find_cluster, join_cluster, lock_unit
 from routing.groups import choose_assignee, inspecting_group
 from routing.model import ModelBundle
 from routing.places import Gazetteer
@@ -162,9 +162,12 @@ def route_case(s: Session, router: Router, case_id: int, now: datetime | None = 
             case.group_id, decision.group, decision.group_id = None, None, None
     case.priority = max(case.priority or 0, decision.priority)
     s.flush()
-    root, sim = find_cluster(s, case) if has_words(case.text) else (None, 0.0)
+    root, sim = None, 0.0
+    if case.unit_id is not None and has_words(case.text):
+        lock_unit(s, case.unit_id)
+        root, sim = find_cluster(s, case)
     if root is not None:
-        case.cluster_id = root
+        root = join_cluster(s, case, root)
         size = cluster_size(s, root)
         decision.evidence["cluster"] = {"first_case": root, "size": size, "similarity": round(sim, 2)}
         _raise_cluster(s, root, min(size - 1, 3))

@@ -3,6 +3,8 @@
 Environment: TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) runs the suite
 on PostgreSQL, tables truncated per test; TEST_REDIS_URL runs jobs through RQ on Redis (a
 database number of its own, flushed per test). Unset: a SQLite file per test, jobs in-process.
+Tests that need one of them are marked `needs_redis` / `needs_postgres` (tests/services.py):
+skipped without it, never skipped with it.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from product import create_app
 from core.db import Base
 from core.settings import Settings
 from fakewechat.server import create_fake_app, run_in_thread
+
+pytest_plugins = ["tests.services"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "deploy" / "demo.yaml"
@@ -74,6 +78,15 @@ def migrated_template(tmp_path_factory):
 _redis_db = itertools.count(1)
 
 
+def redis_url(db: int) -> str | None:
+    """TEST_REDIS_URL with database number `db` (replacing the URL's own); None when unset."""
+    url = os.environ.get("TEST_REDIS_URL", "").rstrip("/")
+    if not url:
+        return None
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    return f"{base}/{db}"
+
+
 @pytest.fixture
 def test_env(tmp_path, migrated_template, fake_wechat, request) -> dict[str, str]:
     """The environment of this test's deployment (also handed to real RQ worker processes)."""
@@ -87,10 +100,23 @@ def test_env(tmp_path, migrated_template, fake_wechat, request) -> dict[str, str
     else:
         env["DATABASE_URL"] = migrated_template
     if os.environ.get("TEST_REDIS_URL"):
-        base = os.environ["TEST_REDIS_URL"].rstrip("/").rsplit("/", 1)[0] if os.environ["TEST_REDIS_URL"].count("/") > 2 \
-            else os.environ["TEST_REDIS_URL"].rstrip("/")
-        env["REDIS_URL"] = f"{base}/{1 + next(_redis_db) % 14}"
+        env["REDIS_URL"] = redis_url(1 + next(_redis_db) % 14)
     return env
+
+
+@pytest.fixture
+def redis_db():
+    """A client on TEST_REDIS_URL's server, database 15 (the apps' tests use 1-14), flushed."""
+    from redis import Redis
+
+    url = redis_url(15)
+    if url is None:
+        pytest.skip("needs TEST_REDIS_URL")
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_fit_predict_scores_explain(synthetic: tuple[TextModel, list[str], list[
     texts, labels = _reports(seed=2, n=8)
     assert model.labels == sorted(TOPICS)
     predicted = model.predict(texts)
-    assert sum(p == y for p, y in zip(predicted, labels)) >= 0.9 * len(labels)
+    assert sum(p == y for p, y in zip(predicted, labels)) >= len(labels) - 1  # today: all 24
     assert model.predict([]) == [] and model.predict_proba([]).shape == (0, 3)
 
     text = "白沙村三组的低保金被村干部克扣了，请领导查一查。"
@@ -154,7 +154,7 @@ def test_plain_pipeline_runs() -> None:
     texts, labels = _reports(seed=1, n=20)
     probe, expected = _reports(seed=5, n=5)
     predicted = list(plain_pipeline().fit(texts, labels).predict(probe))
-    assert sum(p == y for p, y in zip(predicted, expected)) >= 0.8 * len(expected)
+    assert sum(p == y for p, y in zip(predicted, expected)) >= len(expected) - 1  # today: all 15
 
 
 @pytest.mark.skipif(not DATA.exists(), reason=f"{DATA} is absent")
@@ -167,7 +167,8 @@ def test_learns_the_labelled_complaints() -> None:
     model = TextModel().fit(texts[:500], labels[:500])
     assert len(model.labels) == 7
     predicted = model.predict(texts[500:])
-    assert sum(p == y for p, y in zip(predicted, labels[500:])) >= 0.7 * len(predicted)
+    # Today 102 of 125 (0.816); a point under it: one more miss passes, a regression fails.
+    assert sum(p == y for p, y in zip(predicted, labels[500:])) >= 101
 
 
 def test_character_ngrams_match_sklearn_exactly() -> None:

@@ -348,6 +348,7 @@ def test_menu_click_and_unsubscribe(citizen, db):
     assert citizen.last_response.get_data(as_text=True) == "success"
 
 
+@pytest.mark.needs_redis
 def test_redis_gone_at_push_time_loses_nothing(app, citizen, db, runner, run_jobs, fake_wechat):
     """The queue is down when a voice arrives: the citizen still gets the answer, the attachment
     stays `pending`, and the sweep (`flask media retry`, also on RQ's cron) fetches it later."""

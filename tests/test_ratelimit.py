@@ -2,8 +2,6 @@
 names keyed hashes, windows aligned to the clock."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import sqlalchemy as sa
 
@@ -43,7 +41,7 @@ def test_a_count_inside_a_request_uses_its_transaction(app, db):
     assert a.allow("in-request", 1, 60)
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+@pytest.mark.needs_redis
 def test_workers_share_the_count_through_redis(app):
     redis = app.extensions["jobs"].redis
     a, b = _pair(app, redis)

@@ -100,7 +100,10 @@ def test_eval_prints_accuracy_per_column_and_confusion(runner):
     out = runner.invoke(args=["routing", "eval", str(HELDOUT)]).output
     acc = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+)\s+accuracy (\d\.\d+)", out, re.M)}
     assert set(acc) == {"kind", "domain", "unit", "group"}, out
-    assert acc["unit"] >= 0.9 and acc["group"] >= 0.8 and acc["kind"] >= 0.7 and acc["domain"] >= 0.6, out
+    # Floors a point or so under today's figures (shipped model route-20261125-7475dcdf: kind
+    # 0.938 = 152/162, domain 0.858 = 139/162, unit 59/59, group 162/162): one more miss passes,
+    # a real regression fails. A better model raises them.
+    assert acc["kind"] >= 0.93 and acc["domain"] >= 0.85 and acc["unit"] >= 0.98 and acc["group"] >= 0.99, out
     assert "confusion: kind" in out and "confusion: domain" in out
 
 

@@ -58,20 +58,6 @@ def api(fake: Fake) -> WeChatApi:
     return WeChatApi(APPID, SECRET, fake.base, timeout=3)
 
 
-@pytest.fixture
-def redis_db() -> Iterator[Any]:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
 def test_token_comes_from_api_base_and_is_reused(fake: Fake, api: WeChatApi) -> None:
     fake.post("interaction", openid=OPENID)
     api.send_text(OPENID, "您的反映已收到")
@@ -234,6 +220,7 @@ def test_fake_server_speaks_wechat_token_rules(fake: Fake) -> None:
     assert status == {"old": 40001, "new": 40007}  # a new token invalidates the previous one
 
 
+@pytest.mark.needs_redis  # redis_db: TEST_REDIS_URL's server (conftest)
 def test_two_clients_on_one_redis_share_one_token(fake: Fake, redis_db: Any) -> None:
     first = WeChatApi(APPID, SECRET, fake.base, redis=redis_db, timeout=3)
     second = WeChatApi(APPID, SECRET, fake.base, redis=redis_db, timeout=3)
@@ -244,6 +231,7 @@ def test_two_clients_on_one_redis_share_one_token(fake: Fake, redis_db: Any) -> 
     assert len(fake.messages()) == 2
 
 
+@pytest.mark.needs_redis
 def test_concurrent_refresh_under_redis_lock_fetches_one_token(fake: Fake, redis_db: Any) -> None:
     workers = [WeChatApi(APPID, SECRET, fake.base, redis=redis_db, timeout=3) for _ in range(4)]
     fake.post("media", media_id="M1", content_type="audio/amr", data_b64="AQID")
