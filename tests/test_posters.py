@@ -62,8 +62,8 @@ def test_the_latest_scan_wins_also_when_it_is_a_retired_poster(citizen, db, runn
 
 def test_a_retired_posters_case_stays_in_the_posters_round(citizen, db, runner, tmp_path):
     tenth = tmp_path / "tenth.yaml"  # a second round, started later, running at the same time
-    tenth.write_text("office: {name: 示范县委巡察办}\n"
-                     "round: {name: 十三届县委第十轮巡察, start: 2026-11-15, end: 2027-01-31}\n"
+    tenth.write_text("office: {name: 示范县委巡察办}\n"  # the demo's round: today-30 .. today+60
+                     "round: {name: 十三届县委第十轮巡察, start: today-10, end: today+90}\n"
                      "groups: [{code: G1, name: 十轮第一组}]\nqrcodes: [{scene: R10-OFFICE}]\n", encoding="utf-8")
     assert "created rounds: 1" in runner.invoke(args=["deploy", "load", str(tenth)]).output
     citizen.scan("G1-baisha")
