@@ -111,8 +111,10 @@ def jobs_cron() -> None:
 
     from croniter import croniter
 
+    # Cron fields match local time, as in RQ's cron: croniter's get_next(float) would read the naive
+    # local time as UTC (hours off wherever the machine's zone is not UTC, e.g. Asia/Shanghai).
     nexts = {func: croniter(expr, datetime.now()) for func, expr, _ in PERIODIC}
-    due = {func: it.get_next(float) for func, it in nexts.items()}
+    due = {func: it.get_next(datetime).timestamp() for func, it in nexts.items()}
     click.echo("periodic jobs in this process: " + ", ".join(f"{f.__name__} ({e})" for f, e, _ in PERIODIC))
     while True:
         func = min(due, key=due.get)
@@ -121,4 +123,4 @@ def jobs_cron() -> None:
             click.echo(f"{func.__name__}: {func()}")
         except Exception as exc:  # noqa: BLE001 - a failed run waits for its next turn
             click.echo(f"{func.__name__} failed: {exc}", err=True)
-        due[func] = nexts[func].get_next(float)
+        due[func] = nexts[func].get_next(datetime).timestamp()
