@@ -175,10 +175,6 @@ class Clock:
         at += timedelta(seconds=time.monotonic() - since)
         return at.astimezone(tz) if tz is not None else at.astimezone().replace(tzinfo=None)
 
-    def today(self) -> date:
-        """Today in Beijing, as the product reads it."""
-        return beijing.today()
-
 
 @pytest.fixture
 def clock(app):

@@ -1,7 +1,6 @@
 """`flask jobs cron` without Redis: the loop run.sh starts."""
 from __future__ import annotations
 
-import os
 import time
 
 
@@ -20,13 +19,12 @@ def test_the_loop_reads_cron_fields_as_local_time(app, monkeypatch):
 
     monkeypatch.setattr(app.extensions["jobs"], "queue", None)  # the loop, also on a TEST_REDIS_URL run
     monkeypatch.setattr(time, "sleep", sleep)
-    zone = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Shanghai"
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
     time.tzset()
     try:
         result = app.test_cli_runner().invoke(args=["jobs", "cron"])
     finally:
-        os.environ.pop("TZ") if zone is None else os.environ.update(TZ=zone)
+        monkeypatch.undo()  # the machine's zone (and sleep) back
         time.tzset()
     assert isinstance(result.exception, Stop), result.output
     assert 0 <= slept[0] <= 300
