@@ -3,11 +3,16 @@
 Idempotent: every record is matched by its natural key (office and round by name, unit by
 path, group by round + code, staff by login, QR code by scene) and only changed fields are
 written, so loading the same file twice changes nothing.
+
+A round's dates are dates (2026-11-01), or for a demo or a rehearsal relative to the Beijing day
+the file is loaded (`start: today-30`, `end: today+60`): loading it again on another day moves
+the round.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.models import Group, Office, QrCode, Round, Staff, Unit, UnitAlias
+from core import clock
 from core.models.org import GROUP_ROLES
 
 UNIT_KINDS = {"township", "village", "community", "department"}
@@ -31,6 +37,7 @@ class LoadReport:
     updated: dict[str, int] = field(default_factory=dict)
     outside: list[str] = field(default_factory=list)  # home units recorded outside `units`
     moved: list[str] = field(default_factory=list)  # QR codes taken over from another round
+    placed: str | None = None  # the round's dates, when the file gives them relative to today
 
     def count(self, what: str, created: bool) -> None:
         target = self.created if created else self.updated
@@ -41,8 +48,9 @@ class LoadReport:
         return bool(self.created or self.updated or self.outside or self.moved)
 
     def __str__(self) -> str:
+        placed = f"\n{self.placed}" if self.placed else ""
         if not self.changed:
-            return "nothing changed (already loaded)"
+            return "nothing changed (already loaded)" + placed
         parts = [f"created {k}: {v}" for k, v in sorted(self.created.items())]
         parts += [f"updated {k}: {v}" for k, v in sorted(self.updated.items())]
         text = "; ".join(parts)
@@ -51,10 +59,11 @@ class LoadReport:
         if self.moved:
             # Two rounds' files listing one scene take it from each other at every load: say so.
             text += "\nqr codes moved here from another round (check that file): " + ", ".join(self.moved)
-        return text
+        return text + placed
 
 
-def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
+def load_deployment(session: Session, data: dict[str, Any], today: date | None = None) -> LoadReport:
+    """`today` (default: the Beijing date now) is what relative round dates count from."""
     if not isinstance(data, dict):
         raise DeploymentError("the file must be a mapping with office, round, units, groups, qrcodes")
     _check_unique(data)
@@ -64,9 +73,12 @@ def load_deployment(session: Session, data: dict[str, Any]) -> LoadReport:
                      {k: _str(office_spec.get(k)) for k in ("phone", "mailbox", "email")})
     session.flush()
     rnd = _mapping(data.get("round"), "round")
-    start, end = _date(rnd, "start"), _date(rnd, "end")
+    today = today or clock.today()
+    start, end = _date(rnd, "start", today), _date(rnd, "end", today)
     if end < start:
         raise DeploymentError(f"round: end {end} is before start {start}")
+    if any(_relative(rnd.get(k)) for k in ("start", "end")):
+        report.placed = f"round dates counted from today ({today}): {start} to {end}"
     round_ = _upsert(session, report, Round, {"name": _req(data, "round", "name")}, {
         "office_id": office.id, "start": start, "end": end,
         "handover_days": _number(rnd.get("handover_days", 15), int, "round: handover_days"),
@@ -247,14 +259,26 @@ def _req(data: dict, section: str, key: str) -> str:
     return str(value)
 
 
-def _date(spec: dict, key: str) -> date:
+_RELATIVE = re.compile(r"today\s*(?:([+-])\s*(\d{1,4}))?")
+
+
+def _date(spec: dict, key: str, today: date) -> date:
+    """A date (YAML reads 2026-11-01 as one), or `today`, `today+N`, `today-N` (N days)."""
     value = spec.get(key)
     if isinstance(value, date):
         return value
+    if m := _relative(value):
+        sign, days = m.groups()
+        return today + timedelta(days=int(days or 0) * (-1 if sign == "-" else 1))
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise DeploymentError(f"round: {key} must be a date like 2026-11-01, not {value!r}") from None
+        raise DeploymentError(f"round: {key} must be a date like 2026-11-01, or days from the day of loading"
+                              f" like today-30, not {value!r}") from None
+
+
+def _relative(value: Any) -> re.Match | None:
+    return None if isinstance(value, date) else _RELATIVE.fullmatch(str(value).strip())
 
 
 def _mapping(value: Any, where: str) -> dict:

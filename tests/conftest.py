@@ -1,5 +1,9 @@
 """Fixtures: settings → app (fresh database, demo deployment) → a WeChat user talking to /wechat.
 
+Dates: the demo's round is placed around the day it is loaded (today), so the suite passes on
+any date. A test that needs a particular date (a round's edges, Beijing midnight) gives the round
+literal dates (`round_dates`) and pins the clock (`clock`).
+
 Environment: TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) runs the suite
 on PostgreSQL, tables truncated per test; TEST_REDIS_URL runs jobs through RQ on Redis (a
 database number of its own, flushed per test). Unset: a SQLite file per test, jobs in-process.
@@ -11,23 +15,30 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import yaml
 
+import core.db
 from admin.deploy import load_deployment
 from bot import simulator as sim
 from product import create_app
 from core.db import Base
+from core.models import Round
 from core.settings import Settings
 from fakewechat.server import create_fake_app, run_in_thread
+from core import clock as beijing
 
 pytest_plugins = ["tests.services"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "deploy" / "demo.yaml"
+DEMO_ROUND = "十三届县委第九轮巡察"
 TOKEN, APPID, SECRET = "testtoken", "wxtestappid00001", "testsecret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -164,6 +175,65 @@ def app(settings, fake_wechat):
     yield app
     jobs.wait(timeout=30)
     db.dispose()
+
+
+class Clock:
+    """The product's clock in this process, once pinned: `core.db.utcnow` (and with it the Beijing
+    today, a round's state, the tracking number's date, the age of drafts and dedupe rows) starts
+    at the pinned instant and runs on from there. Unpinned, it is the wall clock."""
+
+    def __init__(self, wall: type[datetime]):
+        self._wall = wall
+        self._pinned: tuple[datetime, float] | None = None
+
+    def pin(self, when: str) -> None:
+        """`when` in ISO form, Beijing time unless it names its zone: "2026-11-01 00:30" (Beijing),
+        "2026-10-31 16:30Z" (the same instant in UTC)."""
+        at = datetime.fromisoformat(when)
+        at = at.replace(tzinfo=beijing.BEIJING) if at.tzinfo is None else at
+        self._pinned = (at.astimezone(timezone.utc), time.monotonic())
+        # The product reads the time through core.db.utcnow; should that change, fail here.
+        assert abs((core.db.utcnow() - at.astimezone(timezone.utc).replace(tzinfo=None)).total_seconds()) < 5
+
+    def now(self, tz=None) -> datetime:
+        if self._pinned is None:
+            return self._wall.now(tz)
+        at, since = self._pinned
+        at += timedelta(seconds=time.monotonic() - since)
+        return at.astimezone(tz) if tz is not None else at.astimezone().replace(tzinfo=None)
+
+
+@pytest.fixture
+def clock(app):
+    """Pin the clock of this test's process (`clock.pin("2027-02-01 10:00")`, Beijing time).
+    A real RQ worker process (TEST_REDIS_URL) keeps the wall clock: a test on a pinned date runs
+    its jobs here (`with app.app_context(): route_case(...)`)."""
+    module = sys.modules[core.db.utcnow.__module__]  # where utcnow reads `datetime.now`
+    wall = module.datetime
+    pinned = Clock(wall)
+
+    class PinnedDatetime(wall):
+        @classmethod
+        def now(cls, tz=None):
+            return pinned.now(tz)
+
+    module.datetime = PinnedDatetime
+    try:
+        yield pinned
+        app.extensions["jobs"].wait(timeout=30)  # jobs started on the pinned date finish on it
+    finally:
+        module.datetime = wall
+
+
+@pytest.fixture
+def round_dates(db):
+    """Give the demo round literal dates (the demo file places it around today), for tests of a
+    round's edges: `round_dates("2026-11-01", "2026-12-31")`."""
+    def set_dates(start: str, end: str) -> None:
+        db.execute(sa.update(Round).where(Round.name == DEMO_ROUND)
+                   .values(start=date.fromisoformat(start), end=date.fromisoformat(end)))
+        db.commit()
+    return set_dates
 
 
 @pytest.fixture

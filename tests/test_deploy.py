@@ -5,7 +5,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.models import Group, QrCode, Staff, Unit, UnitAlias
+from core.models import Group, QrCode, Round, Staff, Unit, UnitAlias
 
 
 def test_demo_is_loaded_and_reload_changes_nothing(runner, db):
@@ -38,6 +38,9 @@ def test_bad_files_get_clear_errors(runner, tmp_path):
     cases = {
         "office: [1, 2": "not valid YAML",
         "office: {name: X}\nround: {name: R, start: 2026-11-01, end: soon}": "round: end must be a date",
+        "office: {name: X}\nround: {name: R, start: today-1w, end: today}":
+            "round: start must be a date like 2026-11-01, or days from the day of loading like today-30, not 'today-1w'",
+        "office: {name: X}\nround: {name: R, start: today, end: today-1}": "is before start",
         ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
          "groups: [{code: G9, name: 第九组, units: [无此镇]}]"): "no unit '无此镇'",
         ("office: {name: X}\nround: {name: R, start: 2026-11-01, end: 2026-12-01}\n"
@@ -137,3 +140,33 @@ def test_a_file_without_qrcodes_or_groups_retires_or_detaches_nothing(runner, db
     db.expire_all()
     assert db.scalar(sa.select(sa.func.count()).select_from(QrCode).where(QrCode.retired_at.is_not(None))) == 0
     assert db.scalar(sa.select(sa.func.count()).select_from(Staff).where(Staff.group_id.is_(None))) == 0
+
+
+def test_round_dates_relative_to_the_day_of_loading(runner, db, clock, tmp_path):
+    from datetime import date
+
+    path = tmp_path / "rehearsal.yaml"
+    path.write_text("office: {name: X}\nround: {name: 演练, start: today-30, end: today + 60}\n", encoding="utf-8")
+
+    def load() -> tuple[str, tuple[date, date]]:
+        out = runner.invoke(args=["deploy", "load", str(path)]).output
+        db.expire_all()
+        return out, db.execute(sa.select(Round.start, Round.end).where(Round.name == "演练")).one()
+
+    clock.pin("2027-06-15 10:00")
+    out, dates = load()
+    assert "created rounds: 1" in out and dates == (date(2027, 5, 16), date(2027, 8, 14))
+    assert "round dates counted from today (2027-06-15): 2027-05-16 to 2027-08-14" in out, out
+    clock.pin("2027-06-15 23:50")
+    assert "nothing changed" in load()[0]  # the same day: the same round
+    clock.pin("2028-01-01 00:30")  # 2027-12-31 16:30 UTC: already the new year in Beijing
+    out, dates = load()
+    assert "updated rounds: 1" in out and dates == (date(2027, 12, 2), date(2028, 3, 1))
+
+
+def test_the_demo_is_live_on_whatever_day_it_is_loaded(runner, clock, make_citizen):
+    for i, day in enumerate(["2026-10-15 10:00", "2031-03-01 00:30"]):  # before the first demo's round; years on
+        clock.pin(day)
+        assert "round dates counted from today" in runner.invoke(args=["deploy", "load", "deploy/demo.yaml"]).output
+        greeting = make_citizen(f"oDEMO{i:023d}").scan("G1-baisha")
+        assert "县委第一巡察组" in greeting and "正在开展" in greeting, greeting

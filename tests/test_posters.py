@@ -10,12 +10,9 @@ from core.models import Case
 from tests.replies import tracking_no
 
 
-def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, monkeypatch):
-    from datetime import date
-
-    from core import clock
-
-    monkeypatch.setattr(clock, "today", lambda now=None: date(2027, 2, 1))
+def test_a_poster_scanned_after_its_round_greets_as_the_office(citizen, clock, round_dates):
+    round_dates("2026-11-01", "2026-12-31")
+    clock.pin("2027-02-01 10:00")
     greeting = citizen.scan("G1-baisha")
     assert greeting.startswith("您好！这里是示范县委巡察办。") and "已经结束" in greeting
     assert "县委第一巡察组" not in greeting and "正在开展" not in greeting and "0734-1234500" in greeting
@@ -65,8 +62,8 @@ def test_the_latest_scan_wins_also_when_it_is_a_retired_poster(citizen, db, runn
 
 def test_a_retired_posters_case_stays_in_the_posters_round(citizen, db, runner, tmp_path):
     tenth = tmp_path / "tenth.yaml"  # a second round, started later, running at the same time
-    tenth.write_text("office: {name: 示范县委巡察办}\n"
-                     "round: {name: 十三届县委第十轮巡察, start: 2026-11-15, end: 2027-01-31}\n"
+    tenth.write_text("office: {name: 示范县委巡察办}\n"  # the demo's round: today-30 .. today+60
+                     "round: {name: 十三届县委第十轮巡察, start: today-10, end: today+90}\n"
                      "groups: [{code: G1, name: 十轮第一组}]\nqrcodes: [{scene: R10-OFFICE}]\n", encoding="utf-8")
     assert "created rounds: 1" in runner.invoke(args=["deploy", "load", str(tenth)]).output
     citizen.scan("G1-baisha")
@@ -102,13 +99,11 @@ def test_a_case_routed_after_its_poster_was_retired_keeps_nothing_of_the_poster(
     assert case.evidence["qr"] == "qr code G1-baisha retired: ignored"
 
 
-def test_a_poster_scanned_before_its_round_greets_as_the_office(citizen, monkeypatch, db, app):
-    from datetime import date
-
-    from core import clock
+def test_a_poster_scanned_before_its_round_greets_as_the_office(citizen, db, app, clock, round_dates):
     from routing.jobs import route_case
 
-    monkeypatch.setattr(clock, "today", lambda now=None: date(2026, 10, 20))
+    round_dates("2026-11-01", "2026-12-31")
+    clock.pin("2026-10-20 10:00")
     greeting = citizen.scan("G1-baisha")
     assert greeting.startswith("您好！这里是示范县委巡察办。") and "将于2026年11月01日开始" in greeting
     assert "县委第一巡察组" not in greeting and "正在开展" not in greeting
@@ -118,8 +113,25 @@ def test_a_poster_scanned_before_its_round_greets_as_the_office(citizen, monkeyp
     case = db.scalar(sa.select(Case).where(Case.tracking_no == tracking_no(reply)))
     if app.extensions["jobs"].in_process:
         app.extensions["jobs"].wait(timeout=30)  # routed already, in this process
-    with app.app_context():  # else here, on the patched date (a worker process would have today's)
+    with app.app_context():  # else here, on the pinned date (a worker process would have today's)
         route_case(case.id)
     db.expire_all()
     case = db.get(Case, case.id)
     assert case.group_id is None and case.evidence["group"] == "qr code's round starts 2026-11-01: office queue"
+
+
+def test_a_round_begins_and_ends_at_midnight_in_beijing(citizen, db, clock, round_dates):
+    round_dates("2026-11-01", "2026-12-31")
+    clock.pin("2026-10-31 23:50")  # Beijing; 15:50 UTC
+    assert "将于2026年11月01日开始" in citizen.scan("G1-baisha")
+    clock.pin("2026-11-01 00:10")  # still 2026-10-31 in UTC, the round's first day in Beijing
+    assert "县委第一巡察组" in citizen.scan("G1-baisha", first_time=False)
+    clock.pin("2026-12-31 23:50")  # the last day
+    assert "县委第一巡察组" in citizen.scan("G1-baisha", first_time=False)
+    citizen.say("村里的路灯坏了三个月，晚上走路很不安全")
+    clock.pin("2027-01-01 00:10")  # 2026-12-31 16:10 UTC: over in Beijing
+    reply = citizen.say("提交")
+    assert "承办：巡察办" in reply and "县委第一巡察组" not in reply
+    number = tracking_no(reply)
+    assert number.startswith("XC270101")  # the Beijing date, not UTC's 261231
+    assert db.scalar(sa.select(Case.group_id).where(Case.tracking_no == number)) is None

@@ -185,23 +185,27 @@ def test_a_group_whose_members_all_come_from_the_unit_sends_it_to_the_office(cit
     assert sorted(case.evidence["conflict_of_interest"]) == ["li", "zhang"]
 
 
-def test_rounds_start_and_end_on_beijing_dates(app, db):
-    from datetime import datetime
-
+def test_rounds_start_and_end_on_beijing_dates(app, db, clock, round_dates):
     from routing.jobs import router
     from routing.service import route_case
 
-    def route(text: str, utc: datetime) -> str | None:
+    def route(text: str, utc: str) -> str | None:
+        clock.pin(utc)
         case = Case(channel="visit", text=text, summary=text, status="received")
         db.add(case)
         db.flush()
         with app.app_context():
-            return route_case(db, router(), case.id, now=utc).group
+            return route_case(db, router(), case.id).group
 
+    round_dates("2026-11-01", "2026-12-31")
+    # 2026-10-31 15:59 UTC is 23:59 in Beijing: the day before the round.
+    assert route("白沙村的路灯坏了三个月", "2026-10-31 15:59Z") is None
     # 2026-10-31 17:00 UTC is 2026-11-01 01:00 in Beijing: the round's first day.
-    assert route("白沙村的路灯坏了三个月", datetime(2026, 10, 31, 17, 0)) == "G1"
+    assert route("白沙村的路灯坏了三个月", "2026-10-31 17:00Z") == "G1"
+    # 2026-12-31 15:59 UTC is 23:59 in Beijing: the round's last day.
+    assert route("白沙村的路灯又坏了", "2026-12-31 15:59Z") == "G1"
     # 2026-12-31 20:00 UTC is 2027-01-01 04:00 in Beijing: the round is over.
-    assert route("白沙村的路灯又坏了", datetime(2026, 12, 31, 20, 0)) is None
+    assert route("白沙村的路灯又坏了", "2026-12-31 20:00Z") is None
     db.rollback()
 
 
@@ -368,16 +372,17 @@ def test_staff_corrections_retrain_the_model_overnight(app, db, runner):
         assert retrain_if_changed() is None  # nothing new since
 
 
-def test_a_poster_left_up_after_its_round_sends_reports_to_the_office(app, db):
-    from datetime import date
-
+def test_a_poster_left_up_after_its_round_sends_reports_to_the_office(app, db, clock, round_dates):
     from core.models import QrCode
     from routing.jobs import router
 
+    round_dates("2026-11-01", "2026-12-31")
     qr = db.scalar(sa.select(QrCode).where(QrCode.scene == "G1-baisha"))
     with app.app_context():
-        during = router().decide(db, "这里的路灯坏了三个月", qr, today=date(2026, 12, 1))
-        after = router().decide(db, "这里的路灯坏了三个月", qr, today=date(2027, 2, 1))
+        clock.pin("2026-12-01 10:00")
+        during = router().decide(db, "这里的路灯坏了三个月", qr)
+        clock.pin("2027-02-01 10:00")
+        after = router().decide(db, "这里的路灯坏了三个月", qr)
     assert (during.group, during.evidence["group"]) == ("G1", "inspects the unit")
     assert after.group is None and after.evidence["group"] == "qr code's round ended 2026-12-31: office queue"
     assert after.unit == "青石镇/白沙村"  # the poster still says where

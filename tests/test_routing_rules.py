@@ -13,7 +13,6 @@ from routing.places import Gazetteer
 from routing.rules import names_top_official, strong_signal
 from routing.taxonomy import load_taxonomy
 
-TODAY = date(2026, 11, 25)  # inside the demo round (2026-11-01 .. 2026-12-31)
 TAX = load_taxonomy()
 
 
@@ -29,12 +28,14 @@ def test_gazetteer_names_aliases_and_the_most_specific_unit(db):
     assert gaz.nearest(40.0, 116.0) is None  # far from every unit
 
 
-def test_group_inspecting_a_village_is_its_townships(db):
+def test_group_inspecting_a_village_is_its_townships(db, round_dates):
+    round_dates("2026-11-01", "2026-12-31")
     gaz = Gazetteer.load(db)
     baisha = db.scalar(sa.select(Unit.id).where(Unit.path == "青石镇/白沙村"))
     shimen = db.scalar(sa.select(Unit.id).where(Unit.path == "柳溪镇/石门村"))
-    assert inspecting_group(db, gaz, baisha, TODAY).code == "G1"
-    assert inspecting_group(db, gaz, shimen, TODAY).code == "G2"
+    assert inspecting_group(db, gaz, baisha, date(2026, 11, 25)).code == "G1"
+    assert inspecting_group(db, gaz, shimen, date(2026, 11, 25)).code == "G2"
+    assert inspecting_group(db, gaz, baisha, date(2026, 10, 31)) is None  # not begun
     assert inspecting_group(db, gaz, baisha, date(2027, 3, 1)) is None  # round over
 
 
