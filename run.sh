@@ -21,6 +21,16 @@ chmod 700 instance
 $FLASK db upgrade
 $FLASK deploy load deploy/demo.yaml
 
+# The demo's desk accounts get one password, made at random on the first run and kept in
+# instance/demo-password (this user's only); a real office sets each with `flask staff password`.
+DEMO_LOGINS="lizhuren zhang li wang baisha jw audit"
+if [ ! -s instance/demo-password ]; then
+  .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))" > instance/demo-password.new
+  for login in $DEMO_LOGINS; do $FLASK staff password "$login" < instance/demo-password.new > /dev/null; done
+  mv instance/demo-password.new instance/demo-password
+fi
+DEMO_PASSWORD=$(cat instance/demo-password)
+
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -53,6 +63,10 @@ cat <<EOT
       WECHAT_API_BASE=$WECHAT_API_BASE .venv/bin/flask --app wsgi wechat chat --scene G1-baisha --url http://127.0.0.1:$PORT/wechat
 
   Type a problem, e.g. 村支书把低保名额给了自己亲戚, then 提交 (or 匿名 first).
+
+  Staff desk          http://127.0.0.1:$PORT/admin/   password for every demo login: $DEMO_PASSWORD
+      lizhuren 巡察办管理员 · zhang 第一组组长 · li 第一组联络员 · wang 第二组组长
+      baisha 白沙村联络员 · jw 纪委监委联络员 · audit 审计员
   Other posters: G1-zaohetian, G2-shimen, OFFICE.  /voice 文字, /image, /location try media.
   Ctrl-C stops the server, the fake API and the periodic jobs.
 

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from core.models import Group, Office, QrCode, Round, Staff, Unit, UnitAlias
 from core import clock
-from core.models.org import GROUP_ROLES
+from core.models import Group, Office, QrCode, Round, Staff, StaffSession, Unit, UnitAlias
+from core.models.org import GROUP_ROLES, Role
 
 UNIT_KINDS = {"township", "village", "community", "department"}
 STAFF_ROLES = GROUP_ROLES
@@ -69,8 +69,10 @@ def load_deployment(session: Session, data: dict[str, Any], today: date | None =
     _check_unique(data)
     report = LoadReport()
     office_spec = _mapping(data.get("office"), "office")
+    commission = _mapping(data.get("commission"), "commission")
     office = _upsert(session, report, Office, {"name": _req(data, "office", "name")},
-                     {k: _str(office_spec.get(k)) for k in ("phone", "mailbox", "email")})
+                     {**{k: _str(office_spec.get(k)) for k in ("phone", "mailbox", "email")},
+                      "commission_name": _str(commission.get("name"))})
     session.flush()
     rnd = _mapping(data.get("round"), "round")
     today = today or clock.today()
@@ -91,6 +93,8 @@ def load_deployment(session: Session, data: dict[str, Any], today: date | None =
         _load_group(session, report, round_, g)
     if "groups" in data:  # a file without the section says nothing about staff
         _detach_unlisted_staff(session, report, round_, data)
+    _load_accounts(session, report, office_spec, commission)
+    _deactivate_unlisted(session, report, round_, data)
     _load_qrcodes(session, report, round_, data)
     session.flush()
     return report
@@ -120,6 +124,8 @@ def _load_unit(session: Session, report: LoadReport, spec: dict, parent: Unit | 
             unit.aliases.append(UnitAlias(alias=alias))
             have.add(alias)
             report.count("unit aliases", created=True)
+    for person in _list(spec.get("liaisons"), f"units: {name}: liaisons"):
+        _account(session, report, person, Role.unit_liaison, f"units: {name}: liaisons", unit_id=unit.id)
     for child in _list(spec.get("children"), f"units: {name}: children"):
         _load_unit(session, report, child, parent=unit)
 
@@ -156,7 +162,7 @@ def _load_group(session: Session, report: LoadReport, round_: Round, spec: dict)
                 report.outside.append(f"{login}: {path}")
         _upsert(session, report, Staff, {"login": login}, {
             "name": str(member["name"]), "role": GROUP_ROLES[role].value, "group_id": group.id,
-            "home_unit_id": home.id if home else None,
+            "home_unit_id": home.id if home else None, "unit_id": None, "active": True,
         })
     session.flush()
 
@@ -170,6 +176,82 @@ def _detach_unlisted_staff(session: Session, report: LoadReport, round_: Round, 
         if member.login not in listed:
             member.group_id = None
             report.count("staff removed from their group", created=False)
+    session.flush()
+
+
+def _load_accounts(session: Session, report: LoadReport, office: dict, commission: dict) -> None:
+    """The office's admins and auditors and the commission's liaisons (unit liaisons come with
+    their unit)."""
+    for key, role in (("admins", Role.office_admin), ("auditors", Role.auditor)):
+        for person in _list(office.get(key), f"office: {key}"):
+            _account(session, report, person, role, f"office: {key}")
+    for person in _list(commission.get("liaisons"), "commission: liaisons"):
+        _account(session, report, person, Role.commission_liaison, "commission: liaisons")
+    session.flush()
+
+
+def _account(session: Session, report: LoadReport, person: Any, role: Role, where: str,
+             unit_id: int | None = None) -> None:
+    person = _mapping(person, where)
+    login, name = _str(person.get("login")), person.get("name")
+    if not login or not name:
+        raise DeploymentError(f"{where}: every account needs a login and a name ({person!r})")
+    _upsert(session, report, Staff, {"login": login}, {
+        "name": str(name), "role": role.value, "group_id": None, "home_unit_id": None, "unit_id": unit_id,
+        "active": True,
+    })
+
+
+def _listed_logins(data: dict) -> dict[str, set[str]]:
+    """Every login the file lists, by the section that speaks for it."""
+    def logins(people) -> set[str]:
+        people = people if isinstance(people, list) else []
+        return {str(p.get("login")) for p in people if isinstance(p, dict)}
+
+    def unit_logins(units) -> set[str]:
+        found = set()
+        for u in units if isinstance(units, list) else []:
+            if isinstance(u, dict) and isinstance(u.get("children") or [], list):
+                found |= logins(u.get("liaisons") if isinstance(u.get("liaisons"), list) else []) \
+                    | unit_logins(u.get("children"))
+        return found
+
+    office, commission = data.get("office"), data.get("commission")
+    office = office if isinstance(office, dict) else {}
+    commission = commission if isinstance(commission, dict) else {}
+    return {
+        Role.office_admin.value: logins(office.get("admins")),
+        Role.auditor.value: logins(office.get("auditors")),
+        Role.commission_liaison.value: logins(commission.get("liaisons")),
+        Role.unit_liaison.value: unit_logins(data.get("units")),
+        "groups": {str(m.get("login")) for g in data.get("groups") or [] if isinstance(g, dict)
+                   for m in g.get("staff") or [] if isinstance(m, dict)},
+    }
+
+
+def _deactivate_unlisted(session: Session, report: LoadReport, round_: Round, data: dict) -> None:
+    """An account of a kind the file lists, which the file no longer lists, loses access at once:
+    inactive, its desk sessions deleted. The record stays (its history names it); listing the
+    login again brings it back (with its password). Group staff go when they belong to no group
+    any more: another round's groups keep theirs."""
+    listed = _listed_logins(data)
+    everyone = set().union(*listed.values())
+    office = _mapping(data.get("office"), "office")
+    sections = {Role.office_admin.value: "admins" in office,
+                Role.auditor.value: "auditors" in office,
+                Role.commission_liaison.value: "commission" in data,
+                Role.unit_liaison.value: "units" in data}
+    for member in session.scalars(sa.select(Staff).where(Staff.active.is_(True))):
+        if member.login in everyone:
+            continue
+        if member.role in sections:
+            drop = sections[member.role]
+        else:  # group staff: out of every group (this load took them out of this round's)
+            drop = "groups" in data and member.group_id is None
+        if drop:
+            member.active = False
+            session.execute(sa.delete(StaffSession).where(StaffSession.staff_id == member.id))
+            report.count("accounts deactivated", created=False)
     session.flush()
 
 
@@ -307,7 +389,14 @@ def _number(value: Any, kind: type, where: str):
 
 
 def _check_unique(data: dict) -> None:
-    """Within one file: a group code once, a login in one group, a unit inspected by one group."""
+    """Within one file: a group code once, a login in one group (and in one role), a unit
+    inspected by one group."""
+    roles: dict[str, str] = {}
+    for role, logins_ in _listed_logins(data).items():
+        for login in logins_:
+            if login in roles:
+                raise DeploymentError(f"login {login} is listed as {roles[login]} and as {role}")
+            roles[login] = role
     codes, logins, inspected = set(), {}, {}
     for g in data.get("groups") or []:
         if not isinstance(g, dict):

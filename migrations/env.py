@@ -5,6 +5,7 @@ from sqlalchemy import engine_from_config, pool
 
 import core.models  # noqa: F401  (registers every table on Base.metadata)
 from core.db import Base
+from core.search import unmodelled
 from core.settings import Settings
 
 config = context.config
@@ -29,7 +30,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=unmodelled)
     with context.begin_transaction():
         context.run_migrations()
 

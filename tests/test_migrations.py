@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from core.db import Base
+from core.search import unmodelled
 from tests.conftest import ROOT
 
 
@@ -25,7 +26,7 @@ def test_the_migrated_schema_is_the_models(tmp_path):
     command.upgrade(_config(url), "head")
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": unmodelled}), Base.metadata)
         checks = {c["name"] for c in sa.inspect(conn).get_check_constraints("cases")}
     engine.dispose()
     assert diff == []
@@ -59,4 +60,23 @@ def test_0003_moves_old_rows_into_the_lifecycle(tmp_path):
         assert conn.execute(sa.text("SELECT actor FROM case_events ORDER BY id")).scalars().all() == [
             "citizen", "staff:zhang"]
         assert dict(conn.execute(sa.text("SELECT login, role FROM staff")).all())["zhao"] == "liaison"
+    engine.dispose()
+
+
+def test_0005_indexes_the_cases_already_there_and_goes_back(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    cfg = _config(url)
+    command.upgrade(cfg, "0004")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO cases (id, channel, text, summary, anonymity, status, priority, labels_confirmed, "
+            "created_at, updated_at) VALUES (1, 'wechat', '白沙村低保不公', 't', 'default', 'received', 0, 0, "
+            "'2026-11-20 01:00:00', '2026-11-20 01:00:00')"))
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT rowid FROM case_search_fts WHERE case_search_fts MATCH '\"低保\"'")
+                            ).scalars().all() == [1]
+    command.downgrade(cfg, "0004")
+    command.upgrade(cfg, "head")
     engine.dispose()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -44,7 +44,12 @@ class Reporter(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (sa.CheckConstraint(one_of("status", CaseStatus), name="status"),)
+    __table_args__ = (
+        sa.CheckConstraint(one_of("status", CaseStatus), name="status"),
+        # The desk's keyset pages: newest first, or by priority then newest.
+        sa.Index("ix_cases_created_at_id", "created_at", "id"),
+        sa.Index("ix_cases_priority_created_at_id", "priority", "created_at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_no: Mapped[str | None] = mapped_column(sa.String(24), unique=True)  # 受理编号
     query_code_hash: Mapped[str | None] = mapped_column(sa.String(200))  # 查询码, anonymous only
@@ -139,3 +144,26 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     stored_at: Mapped[datetime | None]
     case: Mapped[Case | None] = relationship(back_populates="attachments", foreign_keys=[case_id])
+
+
+class Handover(Base):
+    """交办: a case handed to a unit to fix, with its due date. The unit's liaison sees the case
+    (redacted) from then on; a handover past `due_on` and not answered is overdue."""
+    __tablename__ = "handovers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    due_on: Mapped[date]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    unit: Mapped[Unit] = relationship()
+
+
+class CaseSearch(Base):
+    """The words of a case's text for the desk's search (`core.search` keeps it): characters and
+    character pairs of Chinese runs, whole Latin words and numbers, separated by spaces. Indexed
+    by migration 0005 per database: a GIN index over its tsvector on PostgreSQL, an FTS5 table
+    (`case_search_fts`, kept by triggers) on SQLite."""
+    __tablename__ = "case_search"
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    terms: Mapped[str] = mapped_column(sa.Text)

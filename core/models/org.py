@@ -24,6 +24,7 @@ class Office(Base):
     phone: Mapped[str | None] = mapped_column(sa.String(40))
     mailbox: Mapped[str | None] = mapped_column(sa.String(100))
     email: Mapped[str | None] = mapped_column(sa.String(100))
+    commission_name: Mapped[str | None] = mapped_column(sa.String(100))  # 纪委监委, receives clues
 
 
 class Round(Base):
@@ -106,7 +107,9 @@ GROUP_ROLES = {"leader": Role.group_leader, "deputy": Role.group_deputy, "member
 
 class Staff(Base):
     """A staff account: a group member (组长/副组长/联络员) or one of the office's and others' roles
-    (`Role`); a group member never handles a case about `home_unit`."""
+    (`Role`); a group member never handles a case about `home_unit`. A unit liaison speaks for
+    `unit`. An account the deployment file no longer lists is not `active`: it cannot log in and
+    its sessions end (the record stays, its events keep naming it)."""
     __tablename__ = "staff"
     __table_args__ = (sa.CheckConstraint(one_of("role", Role), name="role"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,9 +118,22 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(sa.String(20))  # a Role
     group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("groups.id"))
     home_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))  # unit liaisons only
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     group: Mapped[Group | None] = relationship(back_populates="staff")
-    home_unit: Mapped[Unit | None] = relationship()
+    home_unit: Mapped[Unit | None] = relationship(foreign_keys=[home_unit_id])
+    unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
+
+
+class StaffSession(Base):
+    """A logged-in desk session (server side, so logout and deactivation end it at once): the
+    cookie carries a random token, the table only its sha256. `seen_at` drives the idle timeout."""
+    __tablename__ = "staff_sessions"
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
 
 
 class QrCode(Base):

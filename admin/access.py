@@ -1,0 +1,124 @@
+"""Who may see and do what with a case: the desk's one authorization, as a table of rules.
+
+Each role has a scope (the cases it can know of, as a SQL condition on `Case`), and each action
+lists the roles that may take it and, for some, the statuses it needs. Everything is decided
+in SQL from these two tables: `visible_cases` filters a list before anything is loaded, and
+`may` / `permissions` ask the database the same condition about one case, so a list, a page,
+a file and a bulk action can never disagree. A case outside one's scope is a 404, the same
+answer as a case that does not exist (`case_or_404` in the views).
+
+The reporter's identity is no action at all yet: nothing in the desk shows it (a reveal,
+audited, comes later).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, object_session
+
+from core.lifecycle import UNDISPOSED
+from core.models import Case, CaseEvent, Handover, Staff
+from core.models.case import CaseStatus as S
+from core.models.org import GROUP_ROLES, Role
+
+Condition = sa.ColumnElement[bool]
+
+GROUP = frozenset(GROUP_ROLES.values())
+OFFICE = frozenset({Role.office_admin})
+UNIT = frozenset({Role.unit_liaison})
+COMMISSION = frozenset({Role.commission_liaison})
+# A unit sees what was handed to it while the handover runs its course (交办 → 答复 → 办结),
+# not a case that became a clue (移交) or went elsewhere after it.
+AFTER_HANDOVER = frozenset({S.handed_over, S.verifying, S.replied, S.closed, S.rated})
+
+
+def _everything(_staff: Staff) -> Condition:
+    return sa.true()
+
+
+def _own_group(staff: Staff) -> Condition:
+    """Its group's cases, and cases given to this member (the office queue's included)."""
+    given = Case.assignee_id == staff.id
+    return sa.or_(Case.group_id == staff.group_id, given) if staff.group_id is not None else given
+
+
+def _handed_to_unit(staff: Staff) -> Condition:
+    if staff.unit_id is None:
+        return sa.false()
+    handed = sa.exists().where(Handover.case_id == Case.id, Handover.unit_id == staff.unit_id)
+    return sa.and_(Case.status.in_([s.value for s in AFTER_HANDOVER]), handed)
+
+
+def _transferred(_staff: Staff) -> Condition:
+    """Clues transferred to the commission (移交): the case was moved to `transferred` once."""
+    return sa.exists().where(CaseEvent.case_id == Case.id, CaseEvent.to_status == S.transferred.value,
+                             sa.or_(CaseEvent.from_status.is_(None), CaseEvent.from_status != S.transferred.value))
+
+
+def _nothing(_staff: Staff) -> Condition:
+    return sa.false()
+
+
+# What each role can know of. The auditor reads the audit log and statistics, never a case.
+SCOPES: dict[Role, Callable[[Staff], Condition]] = {
+    Role.office_admin: _everything,
+    **{role: _own_group for role in GROUP},
+    Role.unit_liaison: _handed_to_unit,
+    Role.commission_liaison: _transferred,
+    Role.auditor: _nothing,
+}
+
+SEE = "see"
+# action → (roles that may, statuses it needs or None for any). Within the role's scope always.
+ACTIONS: dict[str, tuple[frozenset[Role], frozenset[S] | None]] = {
+    SEE: (OFFICE | GROUP | UNIT | COMMISSION, None),
+    "read_text": (OFFICE | GROUP | COMMISSION, None),  # the text as the citizen wrote it
+    "read_redacted": (UNIT, None),  # phones, ID numbers and the reporter's name taken out
+    "internal_events": (OFFICE | GROUP | COMMISSION, None),  # notes and moves citizens never see
+    "labels": (OFFICE | GROUP | COMMISSION, None),  # the machine's labels, evidence, model version
+    "cluster": (OFFICE | GROUP, None),
+    "image": (OFFICE | GROUP | COMMISSION | UNIT, None),  # stored without EXIF
+    "voice": (OFFICE | GROUP | COMMISSION, None),  # a voice is the reporter's: never to a unit
+    "location": (OFFICE | GROUP | COMMISSION, None),  # where the reporter stood: never to a unit
+    "assign": (OFFICE | GROUP, frozenset(UNDISPOSED)),
+}
+
+
+def condition(staff: Staff, action: str = SEE) -> Condition:
+    """The SQL condition on `Case` under which `staff` may take `action`."""
+    roles, states = ACTIONS[action]
+    role = Role(staff.role)
+    if not staff.active or role not in roles:
+        return sa.false()
+    scope = SCOPES[role](staff)
+    if states is None:
+        return scope
+    return sa.and_(scope, Case.status.in_([s.value for s in states]))
+
+
+def visible_cases(staff: Staff, action: str = SEE) -> sa.Select:
+    """`select(Case)` of the cases `staff` may take `action` on, filtered in SQL."""
+    return sa.select(Case).where(condition(staff, action))
+
+
+def permissions(s: Session, staff: Staff, case: Case) -> frozenset[str]:
+    """Every action `staff` may take on `case`, asked in one statement."""
+    columns = [sa.case((condition(staff, a), 1), else_=0).label(a) for a in ACTIONS]
+    row = s.execute(sa.select(*columns).select_from(Case).where(Case.id == case.id)).one_or_none()
+    return frozenset(a for a in ACTIONS if row is not None and getattr(row, a))
+
+
+def may(staff: Staff, action: str, case: Case) -> bool:
+    """Whether `staff` may take `action` on `case` (a stored case, in a session)."""
+    s = object_session(case)
+    if s is None:
+        raise ValueError("may() needs a case loaded in a session")
+    return bool(s.scalar(sa.select(sa.literal(1)).select_from(Case).where(Case.id == case.id,
+                                                                             condition(staff, action))))
+
+
+def find_case(s: Session, staff: Staff, tracking_no: str) -> Case | None:
+    """The case by tracking number if `staff` may see it; None whether it is out of scope or
+    does not exist (the views answer 404 for both)."""
+    return s.scalar(visible_cases(staff).where(Case.tracking_no == tracking_no.strip().upper()))
