@@ -3,6 +3,7 @@
 
 def init_app(app) -> None:
     from admin import auth, case_page, inbox  # noqa: F401  (their routes join the blueprint)
+    from admin import actions, entry, reply_templates  # noqa: F401
     from admin.blueprint import bp
     from admin.cli import deploy_cli, staff_cli
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, object_session
 
-from core.lifecycle import UNDISPOSED
+from core.lifecycle import TRANSITIONS, UNDISPOSED
 from core.models import Case, CaseEvent, Handover, Staff
 from core.models.case import CaseStatus as S
 from core.models.org import GROUP_ROLES, Role
@@ -85,6 +85,53 @@ ACTIONS: dict[str, tuple[frozenset[Role], frozenset[S] | None]] = {
 }
 
 
+def _into(*targets: S) -> frozenset[S]:
+    """The statuses from which the lifecycle allows a move to one of `targets`."""
+    return frozenset(frm for frm, tos in TRANSITIONS.items() if tos & set(targets))
+
+
+# The group's work on a case (the office may do it all), each a lifecycle move or record. The
+# statuses are the lifecycle's: an action is offered only where its move is allowed.
+ACTIONS.update({
+    "accept": (OFFICE | GROUP, frozenset(UNDISPOSED)),  # 受理确认 (public)
+    "note": (OFFICE | GROUP, None),  # 内部备注: staff only, any time
+    # 答复 (public): where the lifecycle reaches `replied`, and again on a case already replied.
+    "reply": (OFFICE | GROUP, _into(S.replied) | {S.replied}),
+    "correct_labels": (OFFICE | GROUP, frozenset(set(S) - {S.merged})),  # kept as training data
+    "correct_unit": (OFFICE | GROUP, frozenset(UNDISPOSED)),  # before anything is handed on
+    "merge": (OFFICE | GROUP, _into(S.merged)),
+    "hand_over": (OFFICE | GROUP, _into(S.handed_over)),  # 交办, text redacted and checked
+    "transfer": (OFFICE | GROUP, _into(S.transferred)),  # 移交 a clue to the commission
+    "refer": (OFFICE | GROUP, _into(S.referred)),  # 转办, naming the channel
+    "verify": (OFFICE | GROUP, _into(S.verifying)),  # 自行核查
+    "file": (OFFICE | GROUP, _into(S.filed)),  # 存档备查
+    "reject": (OFFICE | GROUP, _into(S.rejected)),  # 不予受理 / out of scope, the reason public
+    # The unit's proposed reply, decided by the group: approved it is the public reply.
+    "decide_proposal": (OFFICE | GROUP, frozenset({S.handed_over})),
+})
+
+# A unit's liaison on what was handed to it: progress with evidence, a proposed reply.
+ACTIONS.update({
+    "report_progress": (UNIT, frozenset({S.handed_over})),
+    "propose_reply": (UNIT, frozenset({S.handed_over})),
+    "evidence": (OFFICE | GROUP | UNIT, None),  # the unit's reports and their files
+})
+
+# The commission's liaison on transferred clues (its scope): the outcome (对账销号).
+ACTIONS.update({
+    "outcome": (COMMISSION, None),
+    "read_outcome": (OFFICE | GROUP | COMMISSION, None),
+})
+
+# Work that is about no one case yet: who may open the page or form at all.
+DESK_ACTIONS: dict[str, frozenset[Role]] = {
+    "enter_case": OFFICE | GROUP,  # 录入 a meeting's, letter's, call's or visit's report
+    "use_templates": OFFICE | GROUP,
+    "edit_templates": OFFICE,  # 答复模板
+    "reconciliation": OFFICE | COMMISSION,  # 对账销号: transferred clues without an outcome
+}
+
+
 def condition(staff: Staff, action: str = SEE) -> Condition:
     """The SQL condition on `Case` under which `staff` may take `action`."""
     roles, states = ACTIONS[action]
@@ -116,6 +163,11 @@ def may(staff: Staff, action: str, case: Case) -> bool:
         raise ValueError("may() needs a case loaded in a session")
     return bool(s.scalar(sa.select(sa.literal(1)).select_from(Case).where(Case.id == case.id,
                                                                              condition(staff, action))))
+
+
+def may_do(staff: Staff, action: str) -> bool:
+    """Whether `staff` may take a desk action that concerns no one case (`DESK_ACTIONS`)."""
+    return staff.active and Role(staff.role) in DESK_ACTIONS[action]
 
 
 def find_case(s: Session, staff: Staff, tracking_no: str) -> Case | None:

@@ -70,12 +70,12 @@ def _refusal(s: Session, staff: Staff, case: Case, target: Staff | None) -> str 
         return "只能分派给本案巡察组的人员"
     if case.group_id is None and Role(staff.role) != Role.office_admin and target.group_id != staff.group_id:
         return "只能分派给本组人员"
-    if case.unit_id and target.home_unit_id and _related(s, case.unit_id, target.home_unit_id):
+    if case.unit_id and target.home_unit_id and related_units(s, case.unit_id, target.home_unit_id):
         return f"{target.name}来自被反映单位，须回避"
     return None
 
 
-def _related(s: Session, a: int, b: int) -> bool:
+def related_units(s: Session, a: int, b: int) -> bool:
     """Same unit, or one contains the other (a township and its village)."""
     pa, pb = s.get(Unit, a).path, s.get(Unit, b).path
     return pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/")

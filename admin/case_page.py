@@ -9,6 +9,7 @@ from flask import abort, g, render_template, send_file
 
 from admin import labels
 from admin.access import find_case, permissions, visible_cases
+from admin.actions import page_context
 from admin.assign import candidates
 from admin.blueprint import bp
 from admin.redact import redact
@@ -43,8 +44,11 @@ def case_page(tracking_no: str):
             sa.or_(Case.cluster_id == case.cluster_id, Case.id == case.cluster_id), Case.id != case.id)
             .order_by(Case.id).limit(50)).all()
     handovers = s.scalars(sa.select(Handover).where(Handover.case_id == case.id).order_by(Handover.id)).all()
+    extra = page_context(s, staff, case, may)
+    if extra.get("handed_text"):
+        text = extra["handed_text"]  # a unit reads what the group checked and handed over
     return render_template(
-        "admin/case.html", case=case, may=may, text=text, events=events, notes=notes, attachments=attachments,
+        "admin/case.html", **extra, case=case, may=may, text=text, events=events, notes=notes, attachments=attachments,
         cluster=cluster, handovers=handovers, statuses=labels.STATUS_NAMES, kinds=labels.kinds(),
         domains=labels.domains(), channels=labels.CHANNEL_NAMES, anonymity=labels.ANONYMITY_NAMES,
         assignees=candidates(s, staff) if "assign" in may else [])

@@ -25,6 +25,11 @@ def _taxonomy():
     return load_taxonomy()
 
 
+def taxonomy():
+    """The taxonomy the desk labels with (the router's file)."""
+    return _taxonomy()
+
+
 def kinds() -> dict[str, str]:
     return _taxonomy().kinds
 

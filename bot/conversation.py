@@ -23,7 +23,7 @@ from core.models.org import poster_state
 from intake import drafts, pushes
 from intake.arrivals import Arrival
 from intake.cases import EmptyDraft, submit_draft
-from intake.progress import cases_of, citizen_view, find_case, status_label
+from intake.progress import cases_of, citizen_view, find_case, latest_replies, status_label
 from intake.pushes import Piece
 
 MIN_REPORT_CHARS = 6  # shorter text outside a draft ("你好") gets the help line, not a draft
@@ -253,8 +253,10 @@ def _submit(turn: Turn, anonymous: bool = False) -> str:
 
 def _my_cases(turn: Turn) -> str:
     cases = cases_of(turn.s, turn.conversation)
+    # The newest cases' latest public reply too (答复), kept short: a chat answer has room for a few.
+    replies = latest_replies(turn.s, [c.id for c in cases[:texts.REPLIES_SHOWN]])
     lines = [texts.case_line(i, c.tracking_no, local_date_str(c.created_at), status_label(c.status),
-                             drafts.summary([c.summary], 30)) for i, c in enumerate(cases, 1)]
+                             drafts.summary([c.summary], 30), replies.get(c.id)) for i, c in enumerate(cases, 1)]
     pending = turn.draft()
     if pending is not None and pending.entry_count:
         lines.append(texts.pending_draft(pending.summary, pending.entry_count))

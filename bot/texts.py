@@ -125,5 +125,13 @@ def case_progress(view) -> str:
     return "\n".join(lines)
 
 
-def case_line(i: int, tracking_no: str, date: str, status: str, summary: str) -> str:
-    return f"{i}. {tracking_no}（{date}）{status}\n   {summary}"
+REPLIES_SHOWN = 3  # cases whose latest reply 查询 shows
+REPLY_CHARS = 150
+
+
+def case_line(i: int, tracking_no: str, date: str, status: str, summary: str, reply=None) -> str:
+    """One case of 查询; `reply` (`intake.progress.Step`) is its latest public reply, if any."""
+    line = f"{i}. {tracking_no}（{date}）{status}\n   {summary}"
+    if reply is not None:
+        line += f"\n   答复（{reply.on:%Y-%m-%d}）：{_short(reply.note or '', REPLY_CHARS)}"
+    return line

@@ -59,12 +59,24 @@ class CaseView:
 
 
 def citizen_view(s: Session, case: Case) -> CaseView:
-    events = s.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.public.is_(True))
-                       .order_by(CaseEvent.id)).all()
+    """A case merged into another (合并办理) also shows the main case's public replies: the
+    group answers the main case once, and every citizen who reported it reads the answer."""
+    mine = sa.and_(CaseEvent.case_id == case.id, CaseEvent.public.is_(True))
+    if case.merged_into_id is not None:
+        theirs = sa.and_(CaseEvent.case_id == case.merged_into_id, CaseEvent.public.is_(True),
+                         CaseEvent.action == REPLY)
+        mine = sa.or_(mine, theirs)
+    events = s.scalars(sa.select(CaseEvent).where(mine).order_by(CaseEvent.at, CaseEvent.id)).all()
     steps = [(e.action, Step(local(e.at).date(), status_label(e.to_status), e.note)) for e in events]
     replies = [step for action, step in steps if action == REPLY]
     return CaseView(case.tracking_no, local(case.created_at).date(), status_label(case.status), case.summary,
                     [step for _, step in steps], replies[-1] if replies else None)
+
+
+def latest_replies(s: Session, case_ids: list[int]) -> dict[int, Step]:
+    """The latest public reply of each case (a merged case: its main case's, if later)."""
+    return {c.id: v.reply for c in s.scalars(sa.select(Case).where(Case.id.in_(case_ids)))
+            if (v := citizen_view(s, c)).reply is not None}
 
 
 def cases_of(s: Session, openid_hash: str, limit: int = 10) -> list[Case]:

@@ -80,3 +80,29 @@ def test_0005_indexes_the_cases_already_there_and_goes_back(tmp_path):
     command.downgrade(cfg, "0004")
     command.upgrade(cfg, "head")
     engine.dispose()
+
+
+def test_0006_keeps_cases_and_handovers_and_goes_back(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    cfg = _config(url)
+    command.upgrade(cfg, "0005")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO units (id, name, path, kind) VALUES (1, '白沙村', '白沙村', 'village')"))
+        conn.execute(sa.text(
+            "INSERT INTO cases (id, channel, text, summary, anonymity, status, priority, labels_confirmed, "
+            "created_at, updated_at) VALUES (1, 'wechat', '路灯坏了', 't', 'default', 'handed_over', 0, 0, "
+            "'2026-11-20 01:00:00', '2026-11-20 01:00:00')"))
+        conn.execute(sa.text("INSERT INTO handovers (case_id, unit_id, due_on, at) "
+                             "VALUES (1, 1, '2026-12-05', '2026-11-20 02:00:00')"))
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status, merged_into_id FROM cases")).one() == ("handed_over", None)
+        assert conn.execute(sa.text("SELECT case_id, text FROM handovers")).one() == (1, None)
+        checks = {c["name"] for c in sa.inspect(conn).get_check_constraints("cases")}
+    assert "ck_cases_status" in checks  # the batch copy of cases keeps its CHECK
+    command.downgrade(cfg, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM handovers")).scalar() == 1
+    command.upgrade(cfg, "head")
+    engine.dispose()

@@ -79,6 +79,8 @@ class Case(Base):
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
     cluster_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     labels_confirmed: Mapped[bool] = mapped_column(default=False)
+    # 合并: the main case this duplicate was merged into (its public replies reach this citizen).
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -156,6 +158,8 @@ class Handover(Base):
     due_on: Mapped[date]
     at: Mapped[datetime] = mapped_column(default=utcnow)
     staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    # The text as handed (redacted, checked and edited by the member); the case keeps the original.
+    text: Mapped[str | None] = mapped_column(sa.Text)
     unit: Mapped[Unit] = relationship()
 
 
