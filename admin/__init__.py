@@ -2,7 +2,7 @@
 
 
 def init_app(app) -> None:
-    from admin import auth, case_page, inbox  # noqa: F401  (their routes join the blueprint)
+    from admin import audit_page, auth, case_page, inbox, reveal_page  # noqa: F401  (their routes join the blueprint)
     from admin.blueprint import bp
     from admin.cli import deploy_cli, staff_cli
 
