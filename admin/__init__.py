@@ -1,12 +1,16 @@
-"""Staff side (巡察办 / 巡察组 / 被巡察单位 / 纪委监委): deployment files and the desk at /admin."""
+"""Staff side (巡察办 / 巡察组 / 被巡察单位 / 纪委监委): deployment files, the desk at /admin, and the
+JSON API for integrations at /api/v1."""
 
 
 def init_app(app) -> None:
-    from admin import auth, case_page, inbox  # noqa: F401  (their routes join the blueprint)
-    from admin import actions, entry, reply_templates  # noqa: F401
+    from admin import actions, audit_page, auth, case_page, entry, inbox, reply_templates, reveal_page  # noqa: F401
+    from admin.api import bp as api_bp
     from admin.blueprint import bp
     from admin.cli import deploy_cli, staff_cli
+    from admin.tokens import api_token_cli
 
     app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
     app.cli.add_command(deploy_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(api_token_cli)

@@ -7,8 +7,10 @@ in SQL from these two tables: `visible_cases` filters a list before anything is 
 a file and a bulk action can never disagree. A case outside one's scope is a 404, the same
 answer as a case that does not exist (`case_or_404` in the views).
 
-The reporter's identity is no action at all yet: nothing in the desk shows it (a reveal,
-audited, comes later).
+The reporter's identity is shown by one action only, `reveal` (the office, or the leader of
+the case's own group), taken as an audited act with its reason (`admin.reveal`). Pages that are
+about no case (the audit log, statistics) and the JSON API's integrations have their rules here
+too (`DESK`, `api_cases`).
 """
 from __future__ import annotations
 
@@ -82,6 +84,8 @@ ACTIONS: dict[str, tuple[frozenset[Role], frozenset[S] | None]] = {
     "voice": (OFFICE | GROUP | COMMISSION, None),  # a voice is the reporter's: never to a unit
     "location": (OFFICE | GROUP | COMMISSION, None),  # where the reporter stood: never to a unit
     "assign": (OFFICE | GROUP, frozenset(UNDISPOSED)),
+    # The reporter's openid, name and phone, shown once, audited with a reason (admin.reveal).
+    "reveal": (OFFICE | {Role.group_leader}, None),
 }
 
 
@@ -132,6 +136,36 @@ DESK_ACTIONS: dict[str, frozenset[Role]] = {
 }
 
 
+def _leads_its_group(staff: Staff) -> Condition:
+    """The case is the group's own (a case given to the leader from elsewhere is not)."""
+    return Case.group_id == staff.group_id if staff.group_id is not None else sa.false()
+
+
+# Actions some roles may take on part of their scope only: action → role → the narrower condition.
+NARROWED: dict[str, dict[Role, Callable[[Staff], Condition]]] = {
+    "reveal": {Role.group_leader: _leads_its_group},  # 组长 of the case's group, not any group's
+}
+
+AUDITOR = frozenset({Role.auditor})
+# Desk pages about no case: what → the roles that may open them.
+DESK: dict[str, frozenset[Role]] = {
+    "audit_log": OFFICE | AUDITOR,  # reveals with their reasons, logins, API tokens
+    "statistics": OFFICE | AUDITOR,  # counts only, never a case's text
+}
+
+
+def may_open(staff: Staff, what: str) -> bool:
+    """Whether `staff` may open the desk page `what` (a `DESK` entry)."""
+    return staff.active and Role(staff.role) in DESK[what]
+
+
+def api_cases() -> sa.Select:
+    """`select(Case)` of what the JSON API's integrations (an office's token) may list: every
+    case, office-level. What a case's answer holds is `admin.api`'s: never the text nor the
+    reporter, the public timeline only."""
+    return sa.select(Case).where(_everything(None))
+
+
 def condition(staff: Staff, action: str = SEE) -> Condition:
     """The SQL condition on `Case` under which `staff` may take `action`."""
     roles, states = ACTIONS[action]
@@ -139,6 +173,9 @@ def condition(staff: Staff, action: str = SEE) -> Condition:
     if not staff.active or role not in roles:
         return sa.false()
     scope = SCOPES[role](staff)
+    narrower = NARROWED.get(action, {}).get(role)
+    if narrower is not None:
+        scope = sa.and_(scope, narrower(staff))
     if states is None:
         return scope
     return sa.and_(scope, Case.status.in_([s.value for s in states]))

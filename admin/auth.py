@@ -13,7 +13,7 @@ import secrets
 
 from flask import abort, g, redirect, render_template, request, session, url_for
 
-from admin import accounts
+from admin import accounts, audit
 from admin.blueprint import bp
 from core.app import db_session, limiter
 
@@ -71,7 +71,9 @@ def login():
             error, status = "登录尝试过多，请稍后再试。", 429
         else:
             staff = accounts.authenticate(s, login_name, password)
+            audit.login_attempt(s, login_name, staff, request.remote_addr)
             if staff is None:
+                s.commit()
                 error, status = "账号或密码错误。", 401
             else:
                 session.clear()  # a new session: nothing from before login survives

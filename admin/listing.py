@@ -61,9 +61,11 @@ class Page:
     next: str | None
 
 
-def inbox_page(s: Session, staff: Staff, filters: Filters, cursor: str | None = None, limit: int = PAGE) -> Page:
+def inbox_page(s: Session, staff: Staff | None, filters: Filters, cursor: str | None = None, limit: int = PAGE,
+               base: sa.Select | None = None) -> Page:
+    """`staff`'s cases, or those of `base` (another `access` selection: the API's)."""
     columns, direction = SORTS[filters.sort]
-    stmt = visible_cases(staff).where(*_conditions(s, filters))
+    stmt = (visible_cases(staff) if base is None else base).where(*_conditions(s, filters))
     if cursor:
         after = _decode(cursor, len(columns))
         row, at = sa.tuple_(*columns), sa.tuple_(*[sa.literal(v) for v in after])

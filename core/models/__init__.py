@@ -3,11 +3,13 @@ from core.db import Base
 from core.models.org import Group, Office, QrCode, Round, Staff, StaffSession, Unit, UnitAlias, group_units
 from core.models.case import Attachment, Case, CaseEvent, CaseSearch, CaseStatus, Handover, Reporter
 from core.models.desk import ClueOutcome, EvidenceFile, ReplyTemplate, UnitReport
+from core.models.audit import AuditEntry
+from core.models.integration import ApiToken
 from core.models.conversation import Conversation, Push, PushSignature, SubmittedPiece
 from core.models.limits import RateCounter
 
 __all__ = [
-    "Attachment", "Base", "Case", "ClueOutcome", "EvidenceFile", "ReplyTemplate", "UnitReport", "CaseEvent", "CaseSearch", "CaseStatus", "Handover", "Conversation", "Group", "Office", "Push",
+    "ApiToken", "Attachment", "AuditEntry", "Base", "Case", "CaseEvent", "CaseSearch", "CaseStatus", "ClueOutcome", "Conversation", "EvidenceFile", "Group", "Handover", "Office", "Push", "ReplyTemplate", "UnitReport",
     "PushSignature", "QrCode", "RateCounter", "Reporter", "Round", "Staff", "StaffSession", "SubmittedPiece", "Unit",
     "UnitAlias", "group_units",
 ]
