@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.sql import operators
 from sqlalchemy.orm import Session, selectinload
 
 from admin.access import visible_cases
@@ -61,6 +62,13 @@ class Page:
     next: str | None
 
 
+# A search first reads this many cases of the page's order (from its cursor, within the scope and
+# filters) and keeps those whose text contains the query: a frequent word (低保: one case in
+# sixty) fills a page from the first few thousand. Only when that finds less than a page does the
+# word index answer (a rare word: its few cases, sorted). See bench/desk.py.
+SEARCH_SCAN = 20000
+
+
 def inbox_page(s: Session, staff: Staff | None, filters: Filters, cursor: str | None = None, limit: int = PAGE,
                base: sa.Select | None = None) -> Page:
     """`staff`'s cases, or those of `base` (another `access` selection: the API's)."""
@@ -71,8 +79,12 @@ def inbox_page(s: Session, staff: Staff | None, filters: Filters, cursor: str | 
         row, at = sa.tuple_(*columns), sa.tuple_(*[sa.literal(v) for v in after])
         stmt = stmt.where(row < at if direction == "desc" else row > at)
     order = [c.desc() if direction == "desc" else c.asc() for c in columns]
-    stmt = stmt.order_by(*order).limit(limit + 1).options(selectinload(Case.unit), selectinload(Case.group))
-    cases = list(s.scalars(stmt))
+    cases = _scanned(s, stmt, order, filters.q, limit) if filters.q else []
+    if len(cases) <= limit:
+        if filters.q:
+            stmt = stmt.where(search.matches(filters.q, s.get_bind().dialect.name))
+        stmt = stmt.order_by(*order).limit(limit + 1).options(selectinload(Case.unit), selectinload(Case.group))
+        cases = list(s.scalars(stmt))
     more = len(cases) > limit
     cases = cases[:limit]
     return Page(cases, _encode([getattr(cases[-1], c.key) for c in columns]) if more else None)
@@ -101,9 +113,30 @@ def _conditions(s: Session, f: Filters) -> list[sa.ColumnElement[bool]]:
         out.append(Case.created_at >= _utc_start(since))
     if until:
         out.append(Case.created_at < _utc_start(until + timedelta(days=1)))
-    if f.q:
-        out.append(search.matches(f.q, s.get_bind().dialect.name))
     return out
+
+
+def _scanned(s: Session, stmt: sa.Select, order: list, q: str, limit: int) -> list[Case]:
+    """The page's first `limit + 1` cases containing `q` among the next `SEARCH_SCAN` of its order
+    (fewer: the caller asks the word index). The window is read along the order's index, its
+    texts tested there; only the page's cases are loaded."""
+    keys = [c.key for c in order_columns(order)]
+    window = stmt.with_only_columns(Case.id, Case.text, *order_columns(order)).order_by(*order) \
+        .limit(SEARCH_SCAN).subquery()
+    wanted = [getattr(window.c, k) for k in keys]
+    found = (sa.select(window.c.id).where(search.contains(q, window.c.text))
+             .order_by(*[c.desc() if o.modifier is operators.desc_op else c.asc() for c, o in zip(wanted, order)])
+             .limit(limit + 1))
+    ids = list(s.scalars(found))
+    if not ids:
+        return []
+    loaded = {c.id: c for c in s.scalars(sa.select(Case).where(Case.id.in_(ids))
+                                         .options(selectinload(Case.unit), selectinload(Case.group)))}
+    return [loaded[i] for i in ids]
+
+
+def order_columns(order: list) -> list:
+    return [o.element for o in order]
 
 
 def _day(value: str) -> date | None:

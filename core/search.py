@@ -49,13 +49,17 @@ def query_terms(query: str) -> list[str]:
     return list(out)
 
 
+def contains(query: str, text=Case.text) -> sa.ColumnElement[bool]:
+    """A condition: `text` (a case's, by default) contains each space-separated part of `query`
+    (no index; for cases already narrowed, e.g. the next few thousand of a page's order)."""
+    return sa.and_(sa.true(), *[text.contains(part, autoescape=True) for part in query.split() if part])
+
+
 def matches(query: str, dialect: str) -> sa.ColumnElement[bool]:
     """A condition on `Case` for cases whose text contains `query` (each of its space-separated
     parts), served by the index of `dialect` ("postgresql" or "sqlite")."""
     parts = [p for p in query.split() if p]
-    conditions = []
-    for part in parts:
-        conditions.append(Case.text.contains(part, autoescape=True))
+    conditions = [contains(query)]
     needed = [t for p in parts for t in query_terms(p)]
     if needed:
         conditions.append(Case.id.in_(_indexed(needed, dialect)))
