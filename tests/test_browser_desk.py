@@ -177,7 +177,7 @@ def test_group_member(page_for, cases, screen):
     assert listed(page) == numbers(cases, {"lamp"})
     page.get_by_role("link", name=cases["lamp"].tracking_no).click()
     page.wait_for_url(f"**/admin/cases/{cases['lamp'].tracking_no}")
-    assert page.get_by_text("白沙村路灯坏了很久，晚上出行不便").is_visible()
+    assert page.locator("p.text", has_text="白沙村路灯坏了很久，晚上出行不便").is_visible()
     assert page.get_by_role("heading", name="分派", exact=True).is_visible()  # undecided: it may be given
     assert_seen_well(page, screen)
     # Another group's case is a 404, like a case that does not exist.
@@ -216,7 +216,8 @@ def test_commission_liaison(page_for, cases, screen):
 
 def test_auditor_sees_no_case(page_for, cases, screen):
     page = page_for("audit", screen)
-    assert page.get_by_text("审计员查看审计日志与统计，不查看案件内容。").is_visible()
+    assert page.get_by_text("审计员查看审计日志与统计，不查看案件内容").is_visible()
+    assert page.get_by_role("link", name="审计日志与统计").is_visible()
     assert page.locator("table.cases").count() == 0
     body = page.locator("body").inner_text()
     assert not re.search(r"XC\d{12}", body) and "低保" not in body
