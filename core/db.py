@@ -81,6 +81,15 @@ class Database:
         sql = self._compiled.get(stmt)
         if sql is None:
             sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
+        rows = self._autocommit(sql, params, all_rows=False)
+        return rows[0] if rows else None
+
+    def autocommit_rows(self, sql: str, params: list) -> list[tuple]:
+        """As `autocommit_row` for a statement already in the driver's paramstyle (positional
+        `%s`), returning every row (`core.groupcommit`'s multi-row INSERTs)."""
+        return self._autocommit(sql, params, all_rows=True)
+
+    def _autocommit(self, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
         from psycopg.rows import namedtuple_row
 
         fairy = self.engine.raw_connection()
@@ -89,7 +98,9 @@ class Database:
             dbapi.autocommit = True
             cur = dbapi.cursor(row_factory=namedtuple_row)
             cur.execute(sql, params)
-            return cur.fetchone() if cur.description else None
+            if not cur.description:
+                return []
+            return cur.fetchall() if all_rows else [r for r in [cur.fetchone()] if r is not None]
         except driver.Error as exc:
             # As SQLAlchemy does: callers see the DBAPIError they handle (the webhook answers
             # 503, WeChat retries), and when the server went away every pooled connection of

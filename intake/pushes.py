@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.db import Database, utcnow
+from core.groupcommit import GroupInsert
 from core.identity import IdentityVault
 from core.models import Push, PushSignature
 
@@ -73,7 +74,8 @@ _TOUCH = ("INSERT INTO conversations (openid_hash, openid_enc, last_inbound_at, 
           "VALUES (:conversation, :openid_enc, :hour, :hour) ON CONFLICT (openid_hash) DO UPDATE "
           "SET last_inbound_at = excluded.last_inbound_at WHERE conversations.last_inbound_at < excluded.last_inbound_at")
 _PIECE = sa.text("INSERT INTO pushes (key, conversation, sealed, at, media, attempts) "
-                 "VALUES (:key, :conversation, :sealed, :hour, :media, 0) ON CONFLICT (key) DO NOTHING RETURNING key")
+                 "VALUES (:key, :conversation, :sealed, :at, :media, :attempts) ON CONFLICT (key) DO NOTHING RETURNING key")
+_PIECE_COLUMNS = ("key", "conversation", "sealed", "at", "media", "attempts")
 
 
 def capture(db: Database, vault: IdentityVault, openid: str, key: str, piece: Piece,
@@ -81,11 +83,19 @@ def capture(db: Database, vault: IdentityVault, openid: str, key: str, piece: Pi
     """Store a piece of the citizen's draft. False: a retry, stored already."""
     now = now or utcnow()
     params = {"key": key, "conversation": vault.openid_hash(openid), "sealed": piece.sealed(vault, _order(now), openid),
-              "hour": hour(now), "media": "pending" if piece.needs_download else None}
+              "at": hour(now), "media": "pending" if piece.needs_download else None, "attempts": 0}
     if db.engine.dialect.name == "postgresql":
-        return db.autocommit_row(_PIECE, params) is not None
+        return _grouped(db).insert(params)
     with db.engine.begin() as conn:
         return conn.execute(_PIECE, params).first() is not None
+
+
+def _grouped(db: Database) -> GroupInsert:
+    """Pieces arriving together are committed together (`core.groupcommit`): one per database."""
+    group = getattr(db, "_piece_inserts", None)
+    if group is None:
+        group = db._piece_inserts = GroupInsert(db, "pushes", _PIECE_COLUMNS, "key")
+    return group
 
 
 def touch(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None) -> None:
