@@ -131,3 +131,20 @@ def test_the_chat_finds_the_citizens_case_awaiting_a_rating(app, db):
     rate(db, mine[0], "satisfied", None, "chat")
     db.commit()
     assert awaiting_case(db, me) == mine[1]
+
+
+def test_the_office_inbox_lists_escalated_cases(client, db):
+    from tests.desk import login, with_passwords
+
+    calm = _replied(db, "石门村水渠堵了没人清")
+    rate(db, calm, "unsatisfied", None, "chat")
+    case = _replied(db)
+    rate(db, case, "unsatisfied", None, "chat")
+    handling.reply(db, staff(db, "zhang"), case, "已再次维修。")
+    rate(db, case, "unsatisfied", None, "chat")
+    db.commit()
+    with_passwords(db, "lizhuren")
+    login(client, "lizhuren")
+    html = client.get("/admin/?escalated=1").get_data(as_text=True)
+    assert case.tracking_no in html and calm.tracking_no not in html
+    assert "督办" in html
