@@ -22,18 +22,6 @@ NAME, PHONE_NO = "王小明", "13912345678"
 TEXT = "白沙村村口的路灯坏了三个多月，晚上老人小孩出门很不安全"
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import launch
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def phone(chromium, app):
     from tests.browser import new_page, serve

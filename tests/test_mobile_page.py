@@ -136,7 +136,7 @@ def _through_wechat(client, fake_wechat, openid: str | None, path: str = "/r/G1-
     return r
 
 
-def test_inside_wechat_oauth_links_the_openid_for_replies(client, db, app, fake_wechat):
+def test_inside_wechat_oauth_links_the_openid_for_replies(client, db, app, fake_wechat, caplog):
     openid = "oWXPAGE00000000000000000001"
     _through_wechat(client, fake_wechat, openid)
     form = client.get("/r/G1-baisha", headers={"User-Agent": WECHAT_UA})
@@ -148,7 +148,7 @@ def test_inside_wechat_oauth_links_the_openid_for_replies(client, db, app, fake_
     r = report(client, text=TEXT, headers={"User-Agent": WECHAT_UA})
     html = r.get_data(as_text=True)
     number, code = codes(html)
-    assert code is None and "答复会通过公众号消息发给您" in html and openid not in html
+    assert code and "答复也会通过公众号消息发给您" in html and openid not in html
     case = _case(db, number)
     assert db.get(Reporter, case.reporter_id).openid_hash == app.extensions["vault"].openid_hash(openid)
     # The same browser reports anonymously: nothing links, and the cookie forgets the openid.
@@ -157,6 +157,7 @@ def test_inside_wechat_oauth_links_the_openid_for_replies(client, db, app, fake_
     with client.session_transaction() as sess:
         assert "r_wx" not in sess
     assert requests.get(f"{fake_wechat}/_fake/calls", timeout=5).json()["/sns/oauth2/access_token"] == 1
+    assert "/sns/oauth2/access_token" in caplog.text and openid not in caplog.text  # in no log line
 
 
 def test_a_failed_authorization_still_takes_the_report_and_never_loops(client, db, fake_wechat):

@@ -6,7 +6,8 @@ Inside WeChat the first visit goes to WeChat's authorize page and comes back to 
 a code, traded for the openid; the openid is sealed (`IdentityVault.seal`) into the session
 cookie and the browser is sent on to the form's own clean address. A default or named report
 links it (replies by WeChat); an anonymous one never does, and the sealed openid is dropped from
-the cookie. Without WeChat, or without an openid, a report gets a query code to follow it with.
+the cookie. Every report made here gets a query code (shown once): the status page follows it,
+with WeChat or without.
 """
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ def submit(scene: str | None):
     openid = session_openid() if way.anonymity != "anonymous" else None
     new = NewCase(channel="h5", texts=[text], anonymity=way.anonymity, openid=openid, name=way.name,
                   phone=way.phone, qr=qr, attachments=attachments + ([place] if place else []),
-                  query_code=openid is None)
+                  query_code=True)  # the page can always be followed, also by someone who never follows the account
     try:
         sub = open_case(s, new, vault(), jobs())
     except EmptyDraft:
