@@ -172,7 +172,8 @@ def test_a_failed_authorization_still_takes_the_report_and_never_loops(client, d
     assert code and _case(db, number).reporter_id is None
 
 
-def _replied(db, number: str, text: str = "路灯已更换，恢复照明。") -> Case:
+def _replied(app, db, number: str, text: str = "路灯已更换，恢复照明。") -> Case:
+    app.extensions["jobs"].wait(timeout=30)  # in-process routing has finished with the case
     case = _case(db, number)
     if case.status in (S.received.value, S.assigned.value, S.reopened.value):
         lifecycle.move(db, case, S.handed_over, lifecycle.Actor.staff(staff(db, "zhang").id), "hand_over")
@@ -186,13 +187,13 @@ def _status(client, number: str, code: str):
                                           "query_code": code})
 
 
-def test_status_page_timeline_reply_and_rating(client, db):
+def test_status_page_timeline_reply_and_rating(client, db, app):
     number, code = codes(report(client, text=TEXT, way="anonymous").get_data(as_text=True))
     page = _status(client, number, code).get_data(as_text=True)
     assert number in page and "已受理" in page and "通过手机网页提交" in page and "提交评价" not in page
     assert TEXT not in page
     assert _status(client, number, "WRONG123").status_code == 404
-    _replied(db, number)
+    _replied(app, db, number)
     page = _status(client, number, code).get_data(as_text=True)
     assert "路灯已更换，恢复照明。" in page and "已答复" in page and "提交评价" in page
     grant = re.search(r'name="grant" value="([^"]+)"', page).group(1)
@@ -204,7 +205,7 @@ def test_status_page_timeline_reply_and_rating(client, db):
     assert (rating.score, rating.reason, rating.via, rating.reply_round) == ("unsatisfied", "只修好了一盏", "h5", 1)
     again = client.post("/r/rate", data={"csrf_token": page_csrf(client), "grant": grant, "score": "satisfied"})
     assert again.status_code == 400 and "收到新的答复后可以再次评价" in again.get_data(as_text=True)
-    _replied(db, number, "已全部修好。")
+    _replied(app, db, number, "已全部修好。")
     stale = client.post("/r/rate", data={"csrf_token": page_csrf(client), "grant": grant, "score": "satisfied"})
     assert stale.status_code == 409  # the page showed the first reply: rate the one now shown
     page = _status(client, number, code).get_data(as_text=True)
@@ -229,7 +230,7 @@ def test_a_message_link_shows_a_non_anonymous_case(client, db, app, fake_wechat)
     secret = app.extensions["settings"].secret_key
     _through_wechat(client, fake_wechat, "oLINK0000000000000000000001")
     number, _ = codes(report(client, text=TEXT, headers={"User-Agent": WECHAT_UA}).get_data(as_text=True))
-    _replied(db, number)
+    _replied(app, db, number)
     other = app.test_client()  # the link opened anywhere: it names the case, not the reporter
     page = other.get(case_path(secret, number)).get_data(as_text=True)
     assert number in page and "路灯已更换" in page and "提交评价" in page and "oLINK" not in page
