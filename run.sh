@@ -64,6 +64,8 @@ cat <<EOT
 
   Type a problem, e.g. 村支书把低保名额给了自己亲戚, then 提交 (or 匿名 first).
 
+  Mobile page         http://127.0.0.1:$PORT/r/G1-baisha   (the poster's plain link; progress and rating: /r/status)
+
   Staff desk          http://127.0.0.1:$PORT/admin/   password for every demo login: $DEMO_PASSWORD
       lizhuren 巡察办管理员 · zhang 第一组组长 · li 第一组联络员 · wang 第二组组长
       baisha 白沙村联络员 · jw 纪委监委联络员 · audit 审计员

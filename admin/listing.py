@@ -16,6 +16,7 @@ from admin.access import visible_cases
 from core import clock, search
 from core.models import Case, Handover, Staff, Unit
 from core.models.case import CaseStatus as S
+from intake.ratings import escalated_case_ids
 
 PAGE = 50
 # sort → the columns of its keyset, all in one direction (so a row value compares them at once)
@@ -40,6 +41,7 @@ class Filters:
     group: str = ""  # a group's id, or "office" for the office's queue
     priority: str = ""  # at least this
     overdue: str = ""  # "1": a running handover past its due date
+    escalated: str = ""  # "1": a second 不满意 sent it to the office (督办) and it is not settled yet
     channel: str = ""
     since: str = ""  # Beijing dates, YYYY-MM-DD
     until: str = ""
@@ -108,6 +110,9 @@ def _conditions(s: Session, f: Filters) -> list[sa.ColumnElement[bool]]:
     if f.overdue:
         out.append(sa.exists().where(Handover.case_id == Case.id, Handover.due_on < clock.today()))
         out.append(Case.status == S.handed_over.value)
+    if f.escalated:
+        out.append(Case.id.in_(escalated_case_ids()))
+        out.append(Case.status.not_in([S.rated.value, S.closed.value, S.merged.value]))
     since, until = _day(f.since), _day(f.until)
     if since:
         out.append(Case.created_at >= _utc_start(since))

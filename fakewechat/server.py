@@ -25,7 +25,7 @@ import segno
 from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from fakewechat import control
+from fakewechat import control, oauth
 from fakewechat.state import (MEDIA_TTL, REPLY_WINDOW, FakeState, beijing_day, json_body,
                               wx_error, wx_json)
 
@@ -47,6 +47,7 @@ def create_fake_app(appid: str, secret: str, token_ttl: int = 7200, *,
     state = FakeState(appid, secret, token_ttl, template_daily_quota, cs_window_limit, clock)
     app.extensions["fakewechat"] = state
     app.register_blueprint(control.bp)
+    app.register_blueprint(oauth.bp)  # 网页授权 (snsapi_base) for the mobile page
 
     @app.before_request
     def count_fail_and_authorize() -> Response | None:

@@ -19,6 +19,8 @@ ERRMSG = {
     40003: "invalid openid",
     40007: "invalid media_id",
     40013: "invalid appid",
+    40029: "invalid code",
+    40125: "invalid appsecret",
     40037: "invalid template_id",
     41001: "access_token missing",
     42001: "access_token expired",
@@ -53,6 +55,8 @@ class FakeState:
         self.messages: list[dict[str, Any]] = []
         self.calls: dict[str, int] = defaultdict(int)
         self.next_msgid = 1000
+        self.oauth_codes: dict[str, tuple[str, float]] = {}  # web authorization: code -> (openid, issued at)
+        self.oauth_user: str | None = None  # the WeChat user the fake's authorization answers for
 
     def token_error(self, token: str | None) -> int | None:
         if not token:

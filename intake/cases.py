@@ -46,6 +46,9 @@ class NewCase:
     qr: QrCode | None = None
     attachments: list[Attachment] = field(default_factory=list)
     actor: lifecycle.Actor = lifecycle.CITIZEN  # a staff member who entered a letter or a call
+    # A query code though not anonymous: a report on the mobile page with no WeChat to answer it
+    # is followed, like an anonymous one, by its tracking number and query code.
+    query_code: bool = False
 
 
 @dataclass
@@ -79,10 +82,10 @@ def open_case(s: Session, new: NewCase, vault: IdentityVault, jobs: Jobs) -> Sub
         round_id=qr.round_id if qr is not None and qr.round.runs_on(today) else _current_round_id(s),
     )
     query_code = None
-    if new.anonymity == "anonymous":
+    if new.anonymity == "anonymous" or new.query_code:
         query_code = new_query_code()
         case.query_code_hash = hash_query_code(query_code)
-    else:
+    if new.anonymity != "anonymous":
         if new.openid is not None:
             case.reporter = _reporter(s, vault, new.openid)
         if new.anonymity == "named":

@@ -4,8 +4,9 @@ moved along their lifecycle) served on loopback and photographed in Debian's Chr
 
     .venv/bin/python scripts/screenshots.py [--out docs]
 
-Writes desk-login-phone.png, desk-inbox-laptop.png, desk-inbox-phone.png, desk-case-laptop.png
-and desk-case-phone.png (laptop 1366×768, phone 390×844 at 2× pixels). Needs /usr/bin/chromium
+Writes desk-login-phone.png, desk-inbox-laptop.png, desk-inbox-phone.png, desk-case-laptop.png,
+desk-case-phone.png, and the mobile page's mobile-form-phone.png and mobile-status-phone.png
+(laptop 1366×768, phone 390×844 at 2× pixels). Needs /usr/bin/chromium
 and fonts-noto-cjk (scripts/browser-setup.sh).
 """
 from __future__ import annotations
@@ -133,9 +134,46 @@ def shoot(app, out: Path) -> list[Path]:
                 page.wait_for_url("**/admin/cases/**")
                 shots.append(_save(page, out / f"desk-case-{name}.png", full_page=name == "laptop"))
                 page.context.close()
+            shots += shoot_mobile(app, browser, base, out)
             browser.close()
     finally:
         stop()
+    return shots
+
+
+def shoot_mobile(app, browser, base: str, out: Path) -> list[Path]:
+    """The mobile page on a phone: the report form from a poster's link, then a report made
+    through it (anonymous), answered by the group, looked up on the status page with its rating form."""
+    import sqlalchemy as sa
+
+    from admin import handling
+    from core import lifecycle
+    from core.models import Case, Staff
+    from core.models.case import CaseStatus as S
+    from tests.browser import PHONE, new_page
+
+    page = new_page(browser, PHONE, base)
+    page.goto("/r/G1-baisha")
+    page.get_by_label("要反映的问题").fill("白沙村村口的路灯坏了三个多月，晚上老人小孩出门很不安全。")
+    page.get_by_label("地点").fill("白沙村村口")
+    shots = [_save(page, out / "mobile-form-phone.png", full_page=True)]
+    page.locator("input[name=way][value=anonymous]").check()
+    page.get_by_role("button", name="提交反映").click()
+    page.wait_for_selector("#query-code")
+    number, code = page.locator("#tracking-no").inner_text(), page.locator("#query-code").inner_text()
+    with app.extensions["db"].session() as s:
+        case = s.scalar(sa.select(Case).where(Case.tracking_no == number))
+        zhang = s.scalar(sa.select(Staff).where(Staff.login == "zhang"))
+        lifecycle.move(s, case, S.handed_over, lifecycle.Actor.staff(zhang.id), "handover", "交办白沙村：更换路灯")
+        handling.reply(s, zhang, case, "经核实，白沙村村口3盏路灯已于本周全部更换，恢复夜间照明。感谢您的监督。")
+        s.commit()
+    page.goto("/r/status")
+    page.get_by_label("受理编号").fill(number)
+    page.get_by_label("查询码").fill(code)
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_selector("#reply")
+    shots.append(_save(page, out / "mobile-status-phone.png", full_page=True))
+    page.context.close()
     return shots
 
 

@@ -236,6 +236,20 @@ def round_dates(db):
     return set_dates
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium through playwright, one for the session: playwright's sync API runs one
+    instance per thread, so every browser test (the desk's, the mobile page's) shares it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

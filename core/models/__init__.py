@@ -7,10 +7,11 @@ from core.models.audit import AuditEntry
 from core.models.integration import ApiToken
 from core.models.conversation import Conversation, Push, PushSignature, SubmittedPiece
 from core.models.limits import RateCounter
+from core.models.rating import Rating, RatingVia, Score
 
 __all__ = [
     "ApiToken", "Attachment", "AuditEntry", "Base", "Case", "CaseEvent", "CaseSearch", "CaseStatus", "ClueOutcome", "Conversation", "EvidenceFile", "Group", "Handover", "Office", "Push", "ReplyTemplate", "UnitReport",
-    "PushSignature", "QrCode", "RateCounter", "Reporter", "Round", "Staff", "StaffSession", "SubmittedPiece", "Unit",
+    "PushSignature", "QrCode", "RateCounter", "Rating", "RatingVia", "Score", "Reporter", "Round", "Staff", "StaffSession", "SubmittedPiece", "Unit",
     "UnitAlias", "group_units",
 ]
 
