@@ -8,6 +8,9 @@ def init_app(app) -> None:
     from intake.cli import drafts_cli, media_cli
     from intake.jobs import purge_orphan_media, purge_pushes, requeue_pending_media, sweep_drafts
 
+    from intake.survey_page import bp as survey_bp
+
+    app.register_blueprint(survey_bp)
     app.cli.add_command(media_cli)
     app.cli.add_command(drafts_cli)
     jobs = app.extensions["jobs"]
