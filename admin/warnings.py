@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from admin import deadlines, round_rules
 from core import clock
 from core.db import utcnow
-from core.models import Case, Round, SurveyCampaign, UnitCard
+from core.models import Case, Rating, Round, SurveyCampaign, UnitCard
 from intake import campaigns
 
 KEEP_AFTER_END = 180  # days after its end a round's cards are still computed (rectification goes on)
@@ -34,21 +34,16 @@ def rounds_in_force(s: Session, today: date) -> list[Round]:
 
 
 def unsatisfied_by_unit(s: Session, cases: sa.ColumnElement[bool]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """unit id → the case ids of its 不满意 ratings (a case once per rating), and → its cases with
-    two or more (escalated to the office)."""
-    from core.models import Rating
-
+    """unit id → the case ids of its 不满意 ratings (a case once per rating), and → its cases a
+    second 不满意 escalated to the office (the rating marked `escalated`, `intake.ratings`)."""
     unsatisfied: dict[int, list[int]] = {}
-    per_case: dict[tuple[int, int], int] = {}
-    rows = s.execute(sa.select(Rating.unit_id, Rating.case_id).join(Case, Case.id == Rating.case_id)
+    escalated: dict[int, list[int]] = {}
+    rows = s.execute(sa.select(Rating.unit_id, Rating.case_id, Rating.escalated).join(Case, Case.id == Rating.case_id)
                      .where(Rating.score == "unsatisfied", Rating.unit_id.is_not(None), cases)
                      .order_by(Rating.case_id, Rating.id))
-    for unit_id, case_id in rows:
+    for unit_id, case_id, was_escalated in rows:
         unsatisfied.setdefault(unit_id, []).append(case_id)
-        per_case[(unit_id, case_id)] = per_case.get((unit_id, case_id), 0) + 1
-    escalated: dict[int, list[int]] = {}
-    for (unit_id, case_id), n in per_case.items():
-        if n >= 2:
+        if was_escalated and case_id not in escalated.get(unit_id, []):
             escalated.setdefault(unit_id, []).append(case_id)
     return unsatisfied, escalated
 

@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from bot import texts
+from bot import rating_words, texts
 from core.identity import IdentityVault
 from core import clock
 from core.clock import local_date_str
@@ -24,6 +24,7 @@ from intake import drafts, pushes
 from intake.arrivals import Arrival
 from intake.cases import EmptyDraft, submit_draft
 from intake.progress import cases_of, citizen_view, find_case, latest_replies, status_label
+from intake.ratings import NotRatable, awaiting_case, rate_case
 from intake.pushes import Piece
 
 MIN_REPORT_CHARS = 6  # shorter text outside a draft ("你好") gets the help line, not a draft
@@ -134,7 +135,9 @@ def _is_command(text: str) -> bool:
     """Words that act on the draft. A report that begins with 匿名 ("匿名举报村主任…") is one too:
     it makes the draft anonymous as well as adding to it."""
     return (text in (SUBMIT, CANCEL, ANONYMOUS_SUBMIT) or text.startswith(ANONYMOUS) or text in QUERY_WORDS
-            or text in HELP_WORDS or text in NAMED_WORDS or _is_query(text) or bool(_NAMED.match(text)))
+            or text in HELP_WORDS or text in NAMED_WORDS or _is_query(text) or bool(_NAMED.match(text))
+            # 不满意，路灯还是不亮: a rating when a case awaits one (the conversation decides), else a piece
+            or rating_words.parse(text) is not None)
 
 
 ARRIVALS = {"subscribe_scan", "scan", "subscribe"}
@@ -222,6 +225,8 @@ def _text(turn: Turn, raw: str) -> Outcome:
                 and limiter().allow(f"query-case:{number}", QUERY_CASE_LIMIT, 3600, turn.s)):
             return Outcome(texts.padded(texts.QUERY_LIMITED))
         return Outcome(texts.padded(_anonymous_case(turn.s, number, m.group(2))))
+    if (rated := _rating(turn, raw)) is not None:
+        return Outcome(rated)
     if m := _NAMED.match(text):
         draft = turn.draft()
         return Outcome(texts.named_set(draft is not None and draft.entry_count > 0),
@@ -249,6 +254,24 @@ def _submit(turn: Turn, anonymous: bool = False) -> str:
         return texts.NOTHING_TO_SUBMIT
     group = turn.s.get(Group, sub.case.group_id) if sub.case.group_id else None
     return texts.padded(texts.submitted(sub.case.tracking_no, group.name if group else "巡察办", sub.query_code))
+
+
+def _rating(turn: Turn, raw: str) -> str | None:
+    """The answer to a rating request (回复 1 满意 2 基本满意 3 不满意), for the citizen's case
+    awaiting a rating whose reply is the newest; None when the text is no rating or no case
+    awaits one (then it is what it was before: a report's first words, a short addition)."""
+    parsed = rating_words.parse(raw)
+    if parsed is None:
+        return None
+    case = awaiting_case(turn.s, turn.conversation)
+    if case is None:
+        return None
+    score, reason = parsed
+    try:
+        rated = rate_case(turn.s, case, score, reason, "chat")
+    except NotRatable as refused:  # answered twice at once: the first one counts
+        return str(refused)
+    return texts.rated(case.tracking_no, score, rated.reopened, rated.escalated)
 
 
 def _my_cases(turn: Turn) -> str:

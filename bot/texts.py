@@ -135,3 +135,18 @@ def case_line(i: int, tracking_no: str, date: str, status: str, summary: str, re
     if reply is not None:
         line += f"\n   答复（{reply.on:%Y-%m-%d}）：{_short(reply.note or '', REPLY_CHARS)}"
     return line
+
+
+SCORE_WORDS = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
+
+
+def rated(tracking_no: str, score: str, reopened: bool, escalated: bool) -> str:
+    """The thanks for a rating given in the chat (回访评价)."""
+    lines = [f"感谢您的评价！受理编号{tracking_no}：{SCORE_WORDS[score]}。"]
+    if escalated:
+        lines.append("您再次评价不满意，此事已提交巡察办督办，办理后会再次答复您。")
+    elif reopened:
+        lines.append("此事已重新交巡察组办理，办理后会再次答复您。")
+    else:
+        lines.append("欢迎继续监督。")
+    return "\n".join(lines)

@@ -4,7 +4,7 @@ recipients (personal link tokens as sha256) and answers; the round's reminder da
 thresholds (null: the defaults)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009 (0007 on main; re-chained after the ratings' 0009)
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
