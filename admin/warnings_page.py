@@ -65,7 +65,7 @@ def warnings():
                       .order_by(sa.case((UnitCard.level == "red", 0), else_=1), Round.id.desc(), Unit.path)).all()
     wanted = {i for card, _, _ in cards for r in card.reasons for i in r.get("cases", [])}
     visible = dict(s.execute(visible_cases(staff).with_only_columns(Case.id, Case.tracking_no)
-                             .where(Case.id.in_(wanted)))) if wanted else {}
+                             .where(Case.id.in_(wanted))).all()) if wanted else {}
     rows = []
     for card, path, round_name in cards:
         reasons = [Reason(r["level"], describe(r), [visible[i] for i in r.get("cases", []) if i in visible],
