@@ -6,6 +6,7 @@ Channel-neutral services: the WeChat bot, the mobile page and the staff entry al
 
 def init_app(app) -> None:
     from intake.cli import drafts_cli, media_cli
+    from intake.delivery import reap
     from intake.jobs import purge_orphan_media, purge_pushes, requeue_pending_media, sweep_drafts
 
     app.cli.add_command(media_cli)
@@ -15,3 +16,4 @@ def init_app(app) -> None:
     jobs.every("*/30 * * * *", sweep_drafts)
     jobs.every("*/5 * * * *", purge_pushes)
     jobs.every("43 3 * * *", purge_orphan_media)
+    jobs.every("* * * * *", reap)  # the outbox: claims and attempts dead workers left

@@ -7,9 +7,10 @@ from core.models.audit import AuditEntry
 from core.models.integration import ApiToken
 from core.models.conversation import Conversation, Push, PushSignature, SubmittedPiece
 from core.models.limits import RateCounter
+from core.models.outbox import OutboxMessage, OutboxStatus
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditEntry", "Base", "Case", "CaseEvent", "CaseSearch", "CaseStatus", "ClueOutcome", "Conversation", "EvidenceFile", "Group", "Handover", "Office", "Push", "ReplyTemplate", "UnitReport",
+    "ApiToken", "Attachment", "AuditEntry", "Base", "Case", "CaseEvent", "CaseSearch", "CaseStatus", "ClueOutcome", "Conversation", "EvidenceFile", "Group", "Handover", "Office", "OutboxMessage", "OutboxStatus", "Push", "ReplyTemplate", "UnitReport",
     "PushSignature", "QrCode", "RateCounter", "Reporter", "Round", "Staff", "StaffSession", "SubmittedPiece", "Unit",
     "UnitAlias", "group_units",
 ]
