@@ -13,7 +13,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from admin.access import may_open
 from admin.blueprint import bp
 from core import clock
-from core.app import db_session
+from core.app import db_session, settings
 from core.models import Round, SurveyCampaign, Unit
 from intake import campaigns
 
@@ -34,8 +34,9 @@ def _campaign(campaign_id: int) -> SurveyCampaign:
 
 
 def public_url(campaign: SurveyCampaign) -> str:
-    """The campaign's public link, at the address the office uses (the product's)."""
-    return request.url_root.rstrip("/") + campaigns.survey_path(campaign.code)
+    """The campaign's public link, under the product's public address (`PUBLIC_URL`, as the
+    outbox's links)."""
+    return settings().public_url.rstrip("/") + campaigns.survey_path(campaign.code)
 
 
 @bp.get("/campaigns")

@@ -120,6 +120,7 @@ def fan_out(campaign_id: int) -> int:
             s.flush()
             message = queue(s, reporter_id=reporter_id, purpose=PURPOSE, text=text, campaign_id=campaign.id,
                             link_path=survey_path(campaign.code, token))
+            s.flush()
             recipient.outbox_id = message.id
         if len(ids) < BATCH:
             campaign.fanned_out_at = utcnow()

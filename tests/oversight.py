@@ -24,14 +24,16 @@ def demo_round(db) -> Round:
     return db.scalar(sa.select(Round).where(Round.name == DEMO_ROUND))
 
 
-def handed(db, vault, text: str, unit: str, due_in: int, group: str = "G1", member: str = "zhang", **values):
-    """A case handed over by the group's member (admin.handling.hand_over), due `due_in` days from
+def handed(db, vault, text: str, unit: str, due_in: int, group: str = "G1", member: str = "zhang",
+           to: str | None = None, **values):
+    """A case about `unit` handed over (to `unit`, or `to`) by the group's member
+    (admin.handling.hand_over), due `due_in` days from
     today (negative: already past; the due date is then set on the stored handover, as the desk
     refuses a past date)."""
     case = make_case(db, text, unit=unit, group=group, status=S.assigned, round_id=demo_round(db).id, **values)
     who = staff(db, member)
     today = clock.today()
-    h = handling.hand_over(db, who, case, vault, unit_id(db, unit), str(today + timedelta(days=max(due_in, 0))), text)
+    h = handling.hand_over(db, who, case, vault, unit_id(db, to or unit), str(today + timedelta(days=max(due_in, 0))), text)
     db.flush()
     if due_in < 0:
         h.due_on = today + timedelta(days=due_in)
