@@ -194,3 +194,27 @@ def test_a_round_long_over_has_no_cards_computed(app, db, scene, round_dates):
     round_dates(str(start), str(start + timedelta(days=60)))
     with app.app_context():
         assert refresh_cards() == {"red": 0, "yellow": 0, "cleared": 0}
+
+
+@pytest.mark.needs_redis
+def test_rqs_own_cron_enqueues_the_cards_job_and_a_worker_computes_them(app, db, scene, run_jobs):
+    """`flask jobs cron` with Redis registers the job with RQ's CronScheduler; when its hour
+    comes the scheduler enqueues it and a real worker process computes the cards."""
+    from datetime import datetime, timezone
+
+    from rq.cron import CronScheduler
+
+    jobs = app.extensions["jobs"]
+    assert not jobs.in_process, "needs redis: jobs ran in-process"
+    cron = CronScheduler(connection=jobs.redis)
+    registered = {func.__name__: cron.register(func, queue_name="default", cron=expr, job_timeout=timeout)
+                  for func, expr, timeout in jobs.periodic if func.__name__ in ("refresh_cards", "remind_due_handovers")}
+    assert registered["refresh_cards"].job_options["job_timeout"] == 600
+    for job in registered.values():
+        job.next_enqueue_time = datetime.now(timezone.utc) - timedelta(seconds=1)  # its hour has come
+    assert {j.func_name for j in cron.enqueue_jobs()} == {"admin.warnings.refresh_cards",
+                                                         "admin.deadlines.remind_due_handovers"}
+    assert cards(db) == {}
+    run_jobs()
+    found = cards(db)
+    assert {k: v[0] for k, v in found.items()} == {"青石镇/白沙村": "red", "青石镇/早禾田村": "yellow", "柳溪镇/石门村": "red"}
