@@ -236,6 +236,29 @@ def round_dates(db):
     return set_dates
 
 
+# The browser tests' (tests/browser.py): one Chromium for the session (playwright's sync API
+# allows one at a time), and the app served on a free port.
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    from tests.browser import serve
+
+    base, stop = serve(app)
+    yield base
+    stop()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -19,27 +19,6 @@ TEXT_PHONE = "13800138000"  # a phone in the citizen's text: redacted for the un
 SCREENS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import launch
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_server(app):
-    from tests.browser import serve
-
-    base, stop = serve(app)
-    yield base
-    stop()
-
-
 @pytest.fixture
 def cases(app, db):
     vault = app.extensions["vault"]

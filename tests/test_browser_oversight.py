@@ -21,27 +21,6 @@ pytestmark = pytest.mark.needs_browser
 SHOTS = Path(os.environ["SHOTS"]) if os.environ.get("SHOTS") else None  # screenshots, when asked
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import launch
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_server(app):
-    from tests.browser import serve
-
-    base, stop = serve(app)
-    yield base
-    stop()
-
-
 @pytest.fixture
 def overdue(app, db):
     vault = app.extensions["vault"]

@@ -102,3 +102,17 @@ def test_the_unit_liaison_reads_reminders_and_overdue_items_on_the_desk(app, db,
     assert "期限提醒" not in inbox
     assert "超期" not in inbox.split('<table class="cases">')[1]
     assert handover_of(db, late).due_on == day(-4)  # the handover itself stays as it was
+
+
+def test_a_case_handed_over_again_is_judged_by_its_latest_handover(app, db, client):
+    """Reopened and handed over again with a new due date: the old handover's date no longer counts."""
+    vault = app.extensions["vault"]
+    with_passwords(db)
+    case = handed(db, vault, "白沙村水渠又堵了", "青石镇/白沙村", due_in=-5)
+    login(client, "zhang")
+    assert tracking_numbers(client.get("/admin/?overdue=1").get_data(as_text=True)) == [case.tracking_no]
+    first = handover_of(db, case)
+    db.add(Handover(case_id=case.id, unit_id=first.unit_id, due_on=day(6), text=first.text))
+    db.commit()
+    assert tracking_numbers(client.get("/admin/?overdue=1").get_data(as_text=True)) == []
+    assert "已超期" not in client.get(f"/admin/cases/{case.tracking_no}").get_data(as_text=True)
