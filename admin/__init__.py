@@ -4,6 +4,9 @@ JSON API for integrations at /api/v1."""
 
 def init_app(app) -> None:
     from admin import actions, audit_page, auth, case_page, entry, inbox, reply_templates, reveal_page  # noqa: F401
+    from admin import campaigns_page, warnings_page  # noqa: F401
+    from admin.deadlines import remind_due_handovers
+    from admin.warnings import refresh_cards
     from admin.api import bp as api_bp
     from admin.blueprint import bp
     from admin.cli import deploy_cli, staff_cli
@@ -14,3 +17,6 @@ def init_app(app) -> None:
     app.cli.add_command(deploy_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(api_token_cli)
+    jobs = app.extensions["jobs"]
+    jobs.every("20 * * * *", remind_due_handovers)  # once per handover and reminder day
+    jobs.every("25 * * * *", refresh_cards, 600)  # 红黄牌预警

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, aliased, object_session
 
 from core.lifecycle import TRANSITIONS, UNDISPOSED
-from core.models import Case, CaseEvent, Handover, Staff
+from core.models import Case, CaseEvent, Handover, Staff, Unit, group_units
 from core.models.case import CaseStatus as S
 from core.models.org import GROUP_ROLES, Role
 
@@ -151,7 +151,28 @@ AUDITOR = frozenset({Role.auditor})
 DESK: dict[str, frozenset[Role]] = {
     "audit_log": OFFICE | AUDITOR,  # reveals with their reasons, logins, API tokens
     "statistics": OFFICE | AUDITOR,  # counts only, never a case's text
+    # 红黄牌预警: each reader the cards of the units in its scope (`card_units`).
+    "warnings": OFFICE | GROUP | UNIT,
+    "campaigns": OFFICE,  # 满意度测评: start, follow and close survey campaigns
 }
+
+
+def card_units(staff: Staff) -> Condition:
+    """The units whose cards `staff` may read (a condition on `Unit`): the office every unit, a
+    group's staff the units its group inspects and those under them (a township brings its
+    villages), a unit's liaison its own unit."""
+    if not may_open(staff, "warnings"):
+        return sa.false()
+    role = Role(staff.role)
+    if role in OFFICE:
+        return sa.true()
+    if role in UNIT:
+        return Unit.id == staff.unit_id if staff.unit_id is not None else sa.false()
+    if staff.group_id is None:
+        return sa.false()
+    inspected = aliased(Unit)
+    return sa.exists().where(group_units.c.group_id == staff.group_id, group_units.c.unit_id == inspected.id,
+                             sa.or_(Unit.path == inspected.path, Unit.path.startswith(inspected.path.concat("/"))))
 
 
 def may_open(staff: Staff, what: str) -> bool:

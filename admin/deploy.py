@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from admin import round_rules
 from core.db import utcnow
 from core import clock
 from core.models import Group, Office, QrCode, Round, Staff, StaffSession, Unit, UnitAlias
@@ -81,9 +82,15 @@ def load_deployment(session: Session, data: dict[str, Any], today: date | None =
         raise DeploymentError(f"round: end {end} is before start {start}")
     if any(_relative(rnd.get(k)) for k in ("start", "end")):
         report.placed = f"round dates counted from today ({today}): {start} to {end}"
+    try:
+        reminders, cards = round_rules.parse_reminder_days(rnd.get("reminder_days")), \
+            round_rules.parse_card_rules(rnd.get("cards"))
+    except round_rules.RulesError as exc:
+        raise DeploymentError(str(exc)) from None
     round_ = _upsert(session, report, Round, {"name": _req(data, "round", "name")}, {
         "office_id": office.id, "start": start, "end": end,
         "handover_days": _number(rnd.get("handover_days", 15), int, "round: handover_days"),
+        "reminder_days": reminders, "card_rules": cards,
     })
     session.flush()
     for spec in _list(data.get("units"), "units"):

@@ -7,6 +7,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from admin import labels
 from admin.assign import assign, candidates
+from admin.deadlines import overdue_case_ids, unit_notices
 from admin.blueprint import bp
 from admin.listing import SORT_NAMES, BadCursor, Filters, inbox_page
 from admin.redact import redact
@@ -31,7 +32,9 @@ def inbox():
         statuses=labels.STATUS_NAMES, kinds=labels.kinds(), domains=labels.domains(), channels=labels.CHANNEL_NAMES,
         units=s.scalars(sa.select(Unit.path).order_by(Unit.path)).all(),
         groups=s.execute(sa.select(Group.id, Group.name).order_by(Group.id)).all(),
-        assignees=candidates(s, staff), auditor=Role(staff.role) == Role.auditor, unit_view=unit_view)
+        assignees=candidates(s, staff), auditor=Role(staff.role) == Role.auditor, unit_view=unit_view,
+        overdue=overdue_case_ids(s, [case.id for case in page.cases]),
+        notices=unit_notices(s, staff.unit_id) if unit_view else [])
 
 
 @bp.post("/assign")

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.sql import operators
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from admin.access import visible_cases
 from core import clock, search
@@ -107,8 +107,11 @@ def _conditions(s: Session, f: Filters) -> list[sa.ColumnElement[bool]]:
         out.append(Case.group_id == int(f.group))
     if f.priority.lstrip("-").isdigit():
         out.append(Case.priority >= int(f.priority))
-    if f.overdue:
-        out.append(sa.exists().where(Handover.case_id == Case.id, Handover.due_on < clock.today()))
+    if f.overdue:  # the case's running (latest) handover is past due (admin.deadlines)
+        later = aliased(Handover)
+        latest = sa.select(sa.func.max(later.id)).where(later.case_id == Handover.case_id).scalar_subquery()
+        out.append(sa.exists().where(Handover.case_id == Case.id, Handover.id == latest,
+                                     Handover.due_on < clock.today()))
         out.append(Case.status == S.handed_over.value)
     if f.escalated:
         out.append(Case.id.in_(escalated_case_ids()))

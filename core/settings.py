@@ -31,6 +31,7 @@ WECHAT_APPID_FORMAT = re.compile(r"wx[0-9a-fA-F]{16}")
 WECHAT_AES_KEY_FORMAT = re.compile(r"[A-Za-z0-9]{43}")
 # WeChat's published sample EncodingAESKey (WECHAT.md): every SDK's tests know it.
 SAMPLE_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEV_TEMPLATE_ID = "mashang-dev-case-update"
 MAKE_KEY = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 MAKE_TOKEN = 'python3 -c "import secrets; print(secrets.token_hex(16))"'
 
@@ -65,6 +66,18 @@ class Settings:
     draft_forget_days: int = 14
     # Remind the citizen of an unsubmitted draft after this many quiet hours (inside 48 h).
     draft_remind_hours: int = 20
+    # The product's public address (https://… once deployed): template messages link the mobile
+    # page under it (intake.outbox).
+    public_url: str = "http://127.0.0.1:5000"
+    # The template message (模板消息) the outbox sends outside the 48-hour window: the account's
+    # own id from 公众平台 (模板消息); the fake WeChat API accepts the development default.
+    wechat_template_id: str = DEV_TEMPLATE_ID
+    # Outbox delivery: a claim or an attempt older than this lost its worker; a template message
+    # left in flight by a dead worker is resent if no receipt (TEMPLATESENDJOBFINISH) came in
+    # this long after it; give up after this many attempts (the desk can retry).
+    outbox_lease_seconds: int = 120
+    outbox_receipt_seconds: int = 600
+    outbox_max_attempts: int = 8
     testing: bool = False
 
     @property
@@ -110,6 +123,13 @@ class Settings:
         )
         if env.get("JOB_RETRY_INTERVALS"):
             kwargs["job_retry_intervals"] = tuple(int(x) for x in env["JOB_RETRY_INTERVALS"].split(","))
+        if env.get("PUBLIC_URL"):
+            kwargs["public_url"] = env["PUBLIC_URL"].rstrip("/")
+        if env.get("WECHAT_TEMPLATE_ID"):
+            kwargs["wechat_template_id"] = env["WECHAT_TEMPLATE_ID"]
+        for name in ("outbox_lease_seconds", "outbox_receipt_seconds", "outbox_max_attempts"):
+            if env.get(name.upper()):
+                kwargs[name] = int(env[name.upper()])
         if env.get("PUSH_MAX_AGE"):
             kwargs["push_max_age"] = int(env["PUSH_MAX_AGE"])
         kwargs.update(overrides)
@@ -160,6 +180,10 @@ def deployment_problems(values: dict) -> list[str]:
         problems.append("DATABASE_URL is not PostgreSQL (SQLite is for development)")
     if not values.get("redis_url"):
         problems.append("REDIS_URL is unset (jobs would run inside the web process)")
+    if not str(values.get("public_url") or "").startswith("https://"):
+        problems.append("PUBLIC_URL is not the product's https:// address (template messages link the mobile page)")
+    if values.get("wechat_template_id") in (None, DEV_TEMPLATE_ID):
+        problems.append("WECHAT_TEMPLATE_ID is unset (the account's template for case updates, 模板消息)")
     return problems
 
 

@@ -49,13 +49,16 @@ class WeChatApiError(Exception):
     network error or HTTP error status, see `http_status`)."""
 
     def __init__(self, errcode: int | None, errmsg: str, *, http_status: int | None = None,
-                 retryable: bool | None = None):
+                 retryable: bool | None = None, maybe_delivered: bool = False):
         super().__init__(f"WeChat API error {errcode}: {errmsg}" if errcode is not None
                          else f"WeChat API unreachable: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
         self.http_status = http_status
         self._retryable = retryable
+        # No answer, but the request may have reached WeChat (a read timeout, a connection cut
+        # after sending): a message may have gone out. Only a failure to connect proves not.
+        self.maybe_delivered = maybe_delivered
 
     @property
     def retryable(self) -> bool:
@@ -170,9 +173,27 @@ def _transport_errors() -> Iterator[None]:
         # requests puts the whole URL in its messages: secret= and access_token= must not reach
         # logs or the database.
         # `from None`: a chained requests error would print the URL in every traceback (logs, RQ).
-        raise WeChatApiError(None, redact(f"{type(exc).__name__}: {exc}")) from None
+        raise WeChatApiError(None, redact(f"{type(exc).__name__}: {exc}"),
+                             maybe_delivered=_may_have_arrived(exc)) from None
     except RedisError as exc:
         raise WeChatApiError(None, f"token store unavailable: {exc}") from None
+
+
+def _may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether a request that got no answer may have reached WeChat: only a failure to connect
+    (refused, no route, DNS, connect timeout) proves it did not; a token request sends nothing."""
+    from urllib3.exceptions import NewConnectionError
+
+    request = getattr(exc, "request", None)
+    if request is not None and "/cgi-bin/token" in (request.url or ""):
+        return False
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(getattr(reason, "reason", reason), NewConnectionError):
+            return False
+    return True
 
 
 _SECRET_PARAMS = re.compile(r"((?:secret|access_token|appsecret)=)[^&\s'\")]+", re.I)

@@ -251,6 +251,15 @@ def chromium():
 
 
 @pytest.fixture
+def live_server(app):
+    from tests.browser import serve
+
+    base, stop = serve(app)
+    yield base
+    stop()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

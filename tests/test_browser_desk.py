@@ -20,15 +20,6 @@ SCREENS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "he
 
 
 @pytest.fixture
-def live_server(app):
-    from tests.browser import serve
-
-    base, stop = serve(app)
-    yield base
-    stop()
-
-
-@pytest.fixture
 def cases(app, db):
     vault = app.extensions["vault"]
     made = {

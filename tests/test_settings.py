@@ -22,7 +22,8 @@ def production_env(**changes: str | None) -> dict[str, str]:
            "WECHAT_TOKEN": secrets.token_hex(16), "WECHAT_APPID": "wx" + secrets.token_hex(8),
            "WECHAT_SECRET": secrets.token_hex(16),
            "WECHAT_AES_KEY": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43)),
-           "DATABASE_URL": "postgresql://mashang@db.internal/mashang", "REDIS_URL": "redis://redis.internal:6379/0"}
+           "DATABASE_URL": "postgresql://mashang@db.internal/mashang", "REDIS_URL": "redis://redis.internal:6379/0",
+           "PUBLIC_URL": "https://xuncha.example.gov.cn", "WECHAT_TEMPLATE_ID": "Jq0aXvB7" + secrets.token_hex(8)}
     env.update(changes)
     return {k: v for k, v in env.items() if v is not None}
 
@@ -60,6 +61,9 @@ def test_a_valid_production_environment_starts(tmp_path):
     ({"DATABASE_URL": "sqlite:////srv/mashang/instance/mashang.db"}, "DATABASE_URL is not PostgreSQL"),
     ({"REDIS_URL": None}, "REDIS_URL is unset"),
     ({"APP_ENV": "staging", "REDIS_URL": None}, "APP_ENV=staging: REDIS_URL is unset"),  # any env but dev/testing
+    ({"PUBLIC_URL": None}, "PUBLIC_URL is not the product's https:// address"),
+    ({"PUBLIC_URL": "http://xuncha.example.gov.cn"}, "PUBLIC_URL is not the product's https:// address"),
+    ({"WECHAT_TEMPLATE_ID": None}, "WECHAT_TEMPLATE_ID is unset"),
 ])
 def test_production_refuses(tmp_path, changes, problem):
     with pytest.raises(ConfigError) as err:
@@ -114,7 +118,9 @@ def test_wsgi_start_up_fails_outside_development_without_secrets(tmp_path):
         "WECHAT_SECRET in the environment or .env (only development generates secrets by itself); "
         "WECHAT_AES_KEY is unset (plain mode): set the account's EncodingAESKey and choose safe mode (安全模式) in "
         "基本配置; DATABASE_URL is not PostgreSQL (SQLite is for development); REDIS_URL is unset (jobs would run "
-        f"inside the web process) — make SECRET_KEY and IDENTITY_KEY with {MAKE_KEY}; WECHAT_TOKEN with "
+        "inside the web process); PUBLIC_URL is not the product's https:// address (template messages link the "
+        "mobile page); WECHAT_TEMPLATE_ID is unset (the account's template for case updates, 模板消息) — make "
+        f"SECRET_KEY and IDENTITY_KEY with {MAKE_KEY}; WECHAT_TOKEN with "
         f"{MAKE_TOKEN} (the same token goes into 基本配置)"]
 
 

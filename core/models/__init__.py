@@ -7,12 +7,16 @@ from core.models.audit import AuditEntry
 from core.models.integration import ApiToken
 from core.models.conversation import Conversation, Push, PushSignature, SubmittedPiece
 from core.models.limits import RateCounter
+from core.models.outbox import OutboxMessage, OutboxStatus
 from core.models.rating import Rating, RatingVia, Score
+from core.models.oversight import (CardLevel, DeadlineReminder, SurveyAnswer, SurveyCampaign, SurveyRecipient,
+                                   UnitCard)
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditEntry", "Base", "Case", "CaseEvent", "CaseSearch", "CaseStatus", "ClueOutcome", "Conversation", "EvidenceFile", "Group", "Handover", "Office", "Push", "ReplyTemplate", "UnitReport",
+    "ApiToken", "Attachment", "AuditEntry", "Base", "Case", "CaseEvent", "CaseSearch", "CaseStatus", "ClueOutcome", "Conversation", "EvidenceFile", "Group", "Handover", "Office", "OutboxMessage", "OutboxStatus", "Push", "ReplyTemplate", "UnitReport",
     "PushSignature", "QrCode", "RateCounter", "Rating", "RatingVia", "Score", "Reporter", "Round", "Staff", "StaffSession", "SubmittedPiece", "Unit",
-    "UnitAlias", "group_units",
+    "UnitAlias", "group_units", "CardLevel", "DeadlineReminder", "SurveyAnswer", "SurveyCampaign",
+    "SurveyRecipient", "UnitCard",
 ]
 
 from core import search as _search  # noqa: E402,F401  (keeps case_search with every case's text)

@@ -36,6 +36,11 @@ class Round(Base):
     start: Mapped[date]
     end: Mapped[date]
     handover_days: Mapped[int] = mapped_column(default=15)
+    # Deadlines and warnings (the deployment file's round settings; None: the defaults of
+    # `admin.deploy`): the days before a handover's due date its unit is reminded, and the
+    # thresholds of the yellow and red cards.
+    reminder_days: Mapped[list | None] = mapped_column(sa.JSON)
+    card_rules: Mapped[dict | None] = mapped_column(sa.JSON)
     office: Mapped[Office] = relationship()
     groups: Mapped[list["Group"]] = relationship(back_populates="round")
 

@@ -2,7 +2,7 @@
 with the case's unit at rating time and whether it escalated the case to the office
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008 (0007 on its branch; re-chained in cards after the outbox's 0008)
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

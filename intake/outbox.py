@@ -1,0 +1,123 @@
+"""The outbox: every message to a citizen is a row (`core.models.outbox.OutboxMessage`) first,
+then a delivery job (`intake.delivery.deliver`), queued once the row is committed.
+
+- `queue`: one message to one reporter (a reply, a status change, a rating request, a survey,
+  a reminder). The recipient is the reporter's id; the openid is decrypted at send time only.
+- `notify_case`: a message about a case to its reporter and to the reporters of the cases
+  merged into it (each about their own case, one message per person). An anonymous case has
+  no reporter: nothing is queued, its news waits on the mobile page and in 查询.
+- `retry`: the desk's retry of a failed (or unsettled) message.
+- `template_receipt`: WeChat's TEMPLATESENDJOBFINISH push (via the bot's webhook), the evidence
+  that settles a template message whose sender died before recording it (`intake.delivery`).
+
+Why a message reaches the citizen once is explained in `intake.delivery`.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Case, Reporter
+from core.models.outbox import IN_FLIGHT, OutboxMessage, OutboxPurpose, OutboxStatus as O
+from intake.links import case_path
+
+# How a public reply asks for the rating (the bot reads the answer, the page has the form).
+RATING_ASK = "请对办理结果进行评价：回复 1 满意 2 基本满意 3 不满意，可附原因。"
+_KICK = "mashang.outbox.kick"
+
+
+def queue(s: Session, *, reporter_id: int, purpose: str, text: str, case: Case | None = None,
+          campaign_id: int | None = None, link_path: str | None = None) -> OutboxMessage:
+    """A message to one reporter, delivered after `s` commits."""
+    OutboxPurpose(purpose)  # refuses an unknown purpose before the database does
+    if not text or not text.strip():
+        raise ValueError("an outbox message needs a text")
+    row = OutboxMessage(reporter_id=reporter_id, purpose=purpose, text=text.strip(), link_path=link_path,
+                        case_id=case.id if case is not None else None, campaign_id=campaign_id,
+                        status=O.queued.value, attempts=0, next_at=utcnow(), created_at=utcnow())
+    s.add(row)
+    _deliver_after_commit(s)
+    return row
+
+
+def notify_case(s: Session, case: Case, purpose: str, text: str,
+                link_path: str | None = None) -> list[OutboxMessage]:
+    """`text` to the citizens of `case`: its own reporter and those of the cases merged into it
+    (at any depth), each message about their own case with a link to it (`link_path` overrides
+    the link for the main case's reporter). A person who reported several of them hears once."""
+    from core.app import settings
+
+    secret = settings().secret_key
+    s.flush()
+    rows, seen = [], set()
+    for each in [case, *_merged_into(s, case)]:
+        if each.reporter_id is None or each.anonymity == "anonymous" or each.reporter_id in seen:
+            continue
+        seen.add(each.reporter_id)
+        path = link_path if (each is case and link_path) else (
+            case_path(secret, each.tracking_no) if each.tracking_no else None)
+        rows.append(queue(s, reporter_id=each.reporter_id, purpose=purpose, text=text, case=each, link_path=path))
+    return rows
+
+
+def _merged_into(s: Session, case: Case) -> list[Case]:
+    """The cases merged into `case`, directly or through another merged case."""
+    found, frontier = [], [case.id]
+    while frontier:
+        more = list(s.scalars(sa.select(Case).where(Case.merged_into_id.in_(frontier)).order_by(Case.id)))
+        more = [c for c in more if c.id != case.id and c not in found]
+        found += more
+        frontier = [c.id for c in more]
+    return found
+
+
+def _deliver_after_commit(s: Session) -> None:
+    """One delivery job per transaction, however many rows it queued."""
+    if s.info.get(_KICK):
+        return
+    s.info[_KICK] = True
+    from core.app import jobs
+    from intake.delivery import deliver
+
+    event.listen(s, "after_commit", lambda session: session.info.pop(_KICK, None), once=True)
+    jobs().after_commit(s, deliver)
+
+
+def retry(s: Session, message: OutboxMessage) -> bool:
+    """The desk's retry: a failed message, or one left unsettled by a dead worker (`unknown`:
+    the person who retries accepts that it may arrive twice), goes back to the queue."""
+    if message.status not in (O.failed.value, O.unknown.value):
+        return False
+    message.status = O.queued.value
+    message.next_at = utcnow()
+    message.attempts = 0
+    message.claim = message.lease_until = None
+    _deliver_after_commit(s)
+    return True
+
+
+def template_receipt(s: Session, openid_hash: str, msgid: int, status: str) -> OutboxMessage | None:
+    """WeChat's TEMPLATESENDJOBFINISH for a template message to the reporter with `openid_hash`.
+    A msgid we recorded names its row; an unknown one belongs to the recipient's one template
+    message in flight (sent by a worker that died, or has not yet recorded it). Not committed."""
+    row = s.scalar(sa.select(OutboxMessage).join(Reporter, Reporter.id == OutboxMessage.reporter_id)
+                   .where(OutboxMessage.msgid == msgid, Reporter.openid_hash == openid_hash))
+    if row is None:
+        row = s.scalar(sa.select(OutboxMessage).join(Reporter, Reporter.id == OutboxMessage.reporter_id)
+                       .where(Reporter.openid_hash == openid_hash, OutboxMessage.status == O.sending.value,
+                              OutboxMessage.via == "template")
+                       .with_for_update())
+        if row is None:
+            return None
+    now = utcnow()
+    row.receipt = status[:40]
+    row.msgid = msgid
+    if row.status in IN_FLIGHT:
+        row.status, row.sent_at, row.claim, row.lease_until = O.sent.value, now, None, None
+        row.last_error = None
+    if status != "success" and row.status == O.sent.value:
+        # Accepted by WeChat, then not delivered (the citizen blocked it, or WeChat failed).
+        row.status, row.last_error = O.failed.value, f"微信未送达：{status}"[:300]
+    return row
