@@ -51,12 +51,19 @@ def media() -> Response:
 
 @bp.post("/fail")
 def fail() -> Response:
-    """The next `times` calls to `path` answer `errcode` (HTTP 200) or HTTP `status`."""
+    """The next `times` calls to `path` answer `errcode` (HTTP 200) or HTTP `status`, or get
+    no answer at all (`network`: `drop_before` the call is handled, or `drop_after` it: the
+    message went out, its answer is lost), or are handled and answered `delay` seconds late."""
     state, body = _state(), json_body() or {}
     path = body.get("path", "")
-    if not path.startswith("/cgi-bin/") or ("errcode" not in body and "status" not in body):
-        return wx_json({"error": "path (/cgi-bin/...) and errcode or status required"}, 400)
-    rule = {"errcode": body.get("errcode"), "errmsg": body.get("errmsg"),
+    network = body.get("network")
+    if not path.startswith("/cgi-bin/") or ("errcode" not in body and "status" not in body and not network
+                                            and not body.get("delay")) \
+            or network not in (None, "drop_before", "drop_after"):
+        return wx_json({"error": "path (/cgi-bin/...) and errcode, status or network "
+                                 "(drop_before | drop_after) required"}, 400)
+    rule = {"errcode": body.get("errcode"), "errmsg": body.get("errmsg"), "network": network,
+            "delay": body.get("delay"),
             "status": body.get("status"), "times": int(body.get("times", 1))}
     with state.lock:
         state.failures[path] = rule  # replaces any earlier rule for this path
@@ -65,10 +72,14 @@ def fail() -> Response:
 
 @bp.post("/expire_tokens")
 def expire_tokens() -> Response:
-    state = _state()
+    """Every token expires now, or (`{"after": N}`) at the Nth message sent from now: the
+    middle of a batch."""
+    state, body = _state(), json_body() or {}
     with state.lock:
-        expired_at = state.clock() - state.config["token_ttl"] - 1
-        state.tokens = {token: expired_at for token in state.tokens}
+        if body.get("after"):
+            state.expire_after = int(body["after"])
+            return wx_json({"after": state.expire_after})
+        state.expire_all()
         count = len(state.tokens)
     return wx_json({"expired": count})
 
@@ -81,6 +92,27 @@ def config() -> Response:
         state.config.update({k: int(v) for k, v in body.items() if k in state.defaults})
         current = dict(state.config)
     return wx_json(current)
+
+
+@bp.post("/webhook")
+def webhook() -> Response:
+    """Where WeChat pushes events: {url, token, aes_key?, appid?, original_id?} (null: nowhere);
+    `status` for the receipts from now on (default success); `hold`: record, do not push."""
+    state, body = _state(), json_body()
+    with state.lock:
+        state.webhook = body if body and body.get("url") or (body and body.get("hold")) else None
+    return wx_json({"webhook": bool(state.webhook)})
+
+
+@bp.get("/receipts")
+def receipts() -> Response:
+    """Every TEMPLATESENDJOBFINISH made, oldest first (`xml`: the push as WeChat sends it), and
+    how many are still to be pushed."""
+    state = _state()
+    with state.lock:
+        found = list(state.receipts)
+    pusher = current_app.extensions["fakewechat.pusher"]
+    return wx_json({"receipts": found, "pending": pusher.pending})
 
 
 @bp.get("/messages")

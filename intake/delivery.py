@@ -325,12 +325,13 @@ def _error(exc: WeChatApiError) -> str:
     return str(exc)[:300]
 
 
-def reap() -> dict[str, int]:
+def reap(receipt_seconds: int | None = None) -> dict[str, int]:
     """Periodic: settle what dead workers left. A claim never attempted goes back to the queue;
     an attempt without an answer is settled as the module says; waiting rows get a job."""
     cfg = settings()
     now = utcnow()
-    receipt_by = now - timedelta(seconds=cfg.outbox_receipt_seconds)
+    wait = cfg.outbox_receipt_seconds if receipt_seconds is None else receipt_seconds
+    receipt_by = now - timedelta(seconds=wait)
     with database().session() as s:
         released = s.execute(sa.text(
             "UPDATE outbox SET status = 'queued', claim = NULL, lease_until = NULL "
