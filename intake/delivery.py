@@ -221,6 +221,8 @@ class Sender:
 
     def _cs_text(self, row: Row) -> str:
         text = row.text if len(row.text) <= CS_MAX else row.text[:CS_MAX - 1] + "…"
+        if row.tracking_no:
+            text = f"【受理编号{row.tracking_no}】{text}"
         return f"{text}\n查看详情：{self._url(row)}" if row.link_path else text
 
     def _url(self, row: Row) -> str:
