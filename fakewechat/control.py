@@ -21,15 +21,18 @@ def _state() -> FakeState:
 
 @bp.post("/interaction")
 def interaction() -> Response:
-    """The citizen just wrote to the account (or did at `at`): opens the 48-hour window."""
+    """The citizen just wrote to the account (or did at `at`): opens the 48-hour window.
+    `openids` (a list) instead of `openid`: many citizens at once."""
     state, body = _state(), json_body() or {}
-    if not body.get("openid"):
+    openids = body.get("openids") or ([body["openid"]] if body.get("openid") else [])
+    if not openids:
         return wx_json({"error": "openid required"}, 400)
     with state.lock:
         at = float(body.get("at") or state.clock())
-        state.interactions[body["openid"]] = at
-        state.cs_sent[body["openid"]] = 0  # a new message from the citizen starts a new count
-    return wx_json({"openid": body["openid"], "at": at})
+        for openid in openids:
+            state.interactions[openid] = at
+            state.cs_sent[openid] = 0  # a new message from the citizen starts a new count
+    return wx_json({"openid": openids[0], "at": at, "count": len(openids)})
 
 
 @bp.post("/media")
@@ -122,6 +125,20 @@ def messages() -> Response:
     with state.lock:
         found = [m for m in state.messages if touser in (None, m["touser"])]
     return wx_json({"messages": found})
+
+
+@bp.get("/stats")
+def stats() -> Response:
+    """How many messages went out, by kind (cheaper than /messages for a count)."""
+    state = _state()
+    with state.lock:
+        kinds: dict[str, int] = {}
+        for m in state.messages:
+            kinds[m["kind"]] = kinds.get(m["kind"], 0) + 1
+        receipts = len(state.receipts)
+    pusher = current_app.extensions["fakewechat.pusher"]
+    return wx_json({"messages": sum(kinds.values()), "by_kind": kinds, "receipts": receipts,
+                    "receipts_pending": pusher.pending})
 
 
 @bp.get("/calls")

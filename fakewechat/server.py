@@ -228,7 +228,10 @@ def redact(text: str) -> str:
 class RequestHandler(WSGIRequestHandler):
     """werkzeug's handler, logging every line (request lines, errors) through `redact`: the
     product's calls carry the app secret (token) and the access token (every other call) in
-    their query strings."""
+    their query strings. HTTP/1.1: a client's connection is kept alive between calls, as
+    WeChat's front ends do."""
+
+    protocol_version = "HTTP/1.1"
 
     def log(self, type: str, message: str, *args: Any) -> None:
         super().log(type, "%s", redact(message % args if args else message))
@@ -259,8 +262,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--token-ttl", type=int, default=7200)
+    parser.add_argument("--quiet", action="store_true", help="no request log (benchmarks)")
     args = parser.parse_args(argv)
     app = create_fake_app(args.appid, args.secret, args.token_ttl)
+    if args.quiet:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"fake WeChat API on http://{args.host}:{args.port}", flush=True)
     make_server(args.host, args.port, app, threaded=True, request_handler=RequestHandler).serve_forever()
 
