@@ -182,3 +182,35 @@ def test_a_worker_dead_between_the_send_and_the_record(app, db, fake_wechat, mak
     app.extensions["jobs"].wait()  # reap queued a job too (in-process: a thread)
     assert _counts(fake_wechat) == {"消息0": 1, "消息1": 1, "消息2": 1}
     assert [r.status for r in rows(db)] == (["unknown", "sent", "sent"] if via == "custom" else ["sent"] * 3)
+
+
+@pytest.mark.parametrize("aes", [False, True])
+def test_the_fake_pushes_receipts_to_the_webhook_as_wechat_does(app, db, fake_wechat, run_jobs, settings, aes):
+    """The fake signs each TEMPLATESENDJOBFINISH as WeChat does (plain, or encrypted in safe
+    mode) and the webhook settles the row; a receipt WeChat marks failed fails the row."""
+    from tests.browser import serve
+
+    if aes:
+        from tests.conftest import AES_KEY
+
+        app.extensions["settings"] = settings = type(settings)(**{**settings.__dict__, "wechat_aes_key": AES_KEY})
+    base, stop = serve(app)
+    try:
+        fake(fake_wechat, "webhook", url=f"{base}/wechat", token=settings.wechat_token, appid=settings.wechat_appid,
+             aes_key=settings.wechat_aes_key, status="failed:user block")
+        _queue(app, db, fake_wechat, 2)
+        fake(fake_wechat, "fail", path=SEND_TEMPLATE, network="drop_after", times=1)  # one answer lost
+        run_jobs()
+
+        def settled():
+            return all(r.receipt for r in rows(db))
+        for _ in range(100):
+            if settled():
+                break
+            import time
+            time.sleep(0.1)
+    finally:
+        stop()
+    assert [(r.status, r.receipt, r.last_error) for r in rows(db)] == [
+        ("failed", "failed:user block", "微信未送达：failed:user block")] * 2
+    assert _counts(fake_wechat) == {"消息0": 1, "消息1": 1}
