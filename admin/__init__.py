@@ -3,7 +3,7 @@ JSON API for integrations at /api/v1."""
 
 
 def init_app(app) -> None:
-    from admin import actions, audit_page, auth, case_page, entry, inbox, reply_templates, reveal_page  # noqa: F401
+    from admin import actions, audit_page, auth, case_page, entry, inbox, outbox_page, reply_templates, reveal_page  # noqa: F401
     from admin import campaigns_page, warnings_page  # noqa: F401
     from admin.deadlines import remind_due_handovers
     from admin.warnings import refresh_cards

@@ -121,6 +121,12 @@ ACTIONS.update({
     "evidence": (OFFICE | GROUP | UNIT, None),  # the unit's reports and their files
 })
 
+# The messages to the case's citizens (intake.outbox): their state and the retry of a failed
+# one; never the recipient's identity.
+ACTIONS.update({
+    "outbox": (OFFICE | GROUP, None),
+})
+
 # The commission's liaison on transferred clues (its scope): the outcome (对账销号).
 ACTIONS.update({
     "outcome": (COMMISSION, None),
@@ -133,6 +139,8 @@ DESK_ACTIONS: dict[str, frozenset[Role]] = {
     "use_templates": OFFICE | GROUP,
     "edit_templates": OFFICE,  # 答复模板
     "reconciliation": OFFICE | COMMISSION,  # 对账销号: transferred clues without an outcome
+    "outbox": OFFICE | GROUP,  # 消息发送: the office every message, a group its cases' (action "outbox")
+    "outbox_no_case": OFFICE,  # messages about no case (a survey campaign's)
 }
 
 

@@ -45,6 +45,10 @@ def case_page(tracking_no: str):
             .order_by(Case.id).limit(50)).all()
     handovers = s.scalars(sa.select(Handover).where(Handover.case_id == case.id).order_by(Handover.id)).all()
     extra = page_context(s, staff, case, may)
+    if "outbox" in may:
+        from admin.outbox_page import case_messages
+
+        extra["case_messages"] = case_messages(s, case)
     if extra.get("handed_text"):
         text = extra["handed_text"]  # a unit reads what the group checked and handed over
     return render_template(

@@ -19,6 +19,7 @@ from core import clock, lifecycle
 from core.identity import IdentityVault
 from core.models import Case, CaseEvent, Handover, Office, Round, Staff, Unit
 from core.models.case import CaseStatus as S
+from intake import outbox
 from intake.progress import REPLY
 from routing.service import InvalidLabel, correct_labels
 
@@ -52,6 +53,12 @@ def _move(s: Session, case: Case, to: S, staff: Staff, action: str, note: str | 
         raise Refused("案件当前状态不允许此操作") from None
 
 
+def tell(s: Session, case: Case, purpose: str, text: str) -> None:
+    """The citizen hears it (intake.outbox: the case's reporter and those of the cases merged
+    into it; an anonymous case's news waits on the mobile page and in 查询)."""
+    outbox.notify_case(s, case, purpose, text)
+
+
 def _internal(s: Session, case: Case, staff: Staff, note: str | None) -> None:
     """The member's optional remark beside a public move: staff only."""
     if note:
@@ -79,6 +86,7 @@ def reply(s: Session, staff: Staff, case: Case, text: str) -> None:
         lifecycle.record(s, case, _actor(staff), REPLY, text, public=True)
     else:
         _move(s, case, S.replied, staff, REPLY, text, public=True)
+    tell(s, case, "reply", f"您反映的问题有了答复：{text}\n{outbox.RATING_ASK}")
 
 
 def correct(s: Session, staff: Staff, case: Case, kind: str | None, domain: str | None) -> None:
@@ -124,6 +132,7 @@ def merge(s: Session, staff: Staff, case: Case, main_no: str) -> Case:
         raise Refused("不能合并到本案")
     case.merged_into_id = main.id
     _move(s, case, S.merged, staff, "merged", f"与受理编号{main.tracking_no}的反映合并办理", public=True)
+    tell(s, case, "status", "您反映的问题已与同类反映合并办理，答复将一并告知。")
     lifecycle.record(s, main, _actor(staff), "merged_in", f"已合并受理编号{case.tracking_no}的反映")
     return main
 
@@ -156,8 +165,9 @@ def hand_over(s: Session, staff: Staff, case: Case, vault: IdentityVault, unit_i
     if due < clock.today():
         raise Refused("办理期限不能早于今天")
     handed = redact(text_field(text, "交办内容"), case, vault)
-    _move(s, case, S.handed_over, staff, "handed_over", f"已交办{unit.name}整改，办理期限{due:%Y年%m月%d日}",
-          public=True)
+    note = f"已交办{unit.name}整改，办理期限{due:%Y年%m月%d日}"
+    _move(s, case, S.handed_over, staff, "handed_over", note, public=True)
+    tell(s, case, "status", f"您反映的问题有新进展：{note}。")
     handover = Handover(case_id=case.id, unit_id=unit.id, due_on=due, staff_id=staff.id, text=handed)
     s.add(handover)
     return handover
@@ -169,6 +179,7 @@ def transfer(s: Session, staff: Staff, case: Case, remark: str | None) -> None:
         raise Refused("只有问题线索可以移交纪委监委，请先将类别改为问题线索")
     commission = s.scalar(sa.select(Office.commission_name).limit(1)) or "纪委监委"
     _move(s, case, S.transferred, staff, "transferred", f"问题线索已移交{commission}依规依纪处置", public=True)
+    tell(s, case, "status", f"您反映的问题线索已移交{commission}依规依纪处置。")
     _internal(s, case, staff, text_field(remark, "备注", required=False))
 
 
@@ -178,6 +189,7 @@ def refer(s: Session, staff: Staff, case: Case, channel: str, reason: str) -> No
     reason = text_field(reason, "转办说明", required=False)
     note = f"已转办{channel}" + (f"：{reason}" if reason else "")
     _move(s, case, S.referred, staff, "referred", note, public=True)
+    tell(s, case, "status", f"您反映的问题有新进展：{note}。")
 
 
 def verify(s: Session, staff: Staff, case: Case, remark: str | None) -> None:
@@ -199,6 +211,7 @@ def reject(s: Session, staff: Staff, case: Case, reason: str, out_of_scope: bool
     if out_of_scope:
         correct(s, staff, case, "out_of_scope", None)
     _move(s, case, S.rejected, staff, "rejected", reason, public=True)
+    tell(s, case, "status", f"您反映的问题不予受理，理由：{reason}")
 
 
 def last_public_reply(s: Session, case: Case) -> CaseEvent | None:

@@ -23,6 +23,7 @@ from bot.checks import BadPush, check_fields, reply_xml
 from bot.conversation import Outcome, greeting, handle, is_arrival, piece_of, piece_reply, scene_of
 from core.app import database, db_session, jobs, settings, vault
 from intake import pushes
+from intake import outbox
 from intake.arrivals import arrive
 from intake.jobs import NEW_MEDIA, fetch_new_media
 
@@ -142,6 +143,8 @@ def _answer(msg) -> str | None:
     acts on it: a retry, also one arriving while the first try runs, waits on that row,
     conflicts, and replays the first reply."""
     v = vault()
+    if msg.type == "event" and msg.event == "templatesendjobfinish":
+        return _template_receipt(v, msg)
     key = dedupe_key(v, msg)
     piece = piece_of(msg)
     if piece is not None:
@@ -160,3 +163,14 @@ def _answer(msg) -> str | None:
     for path in outcome.files:  # a cancelled draft's media (a failure leaves them to the purge)
         (settings().media_dir / path).unlink(missing_ok=True)
     return outcome.reply
+
+
+def _template_receipt(v, msg) -> None:
+    """WeChat's receipt of a template message the outbox sent: settles its row (a retry settles
+    it the same way). Not the citizen's message: the 48-hour window does not move."""
+    msgid = str(msg._data.get("MsgID") or "")
+    if msgid.isdigit() and len(msgid) <= 20:
+        s = db_session()
+        outbox.template_receipt(s, v.openid_hash(msg.source), int(msgid), str(msg._data.get("Status") or "")[:40])
+        s.commit()
+    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class _Client(WeChatClient):
         self.API_BASE_URL = api_base + "cgi-bin/"
         self.token_url = api_base + "cgi-bin/token"
         self.redis = redis
+        self._local_lock = threading.Lock()
 
     @property
     def access_token(self) -> str:
@@ -103,9 +105,13 @@ class _Client(WeChatClient):
 
     def refresh_token(self, stale: str | None) -> str:
         """Fetch a new token, unless another worker has already replaced `stale`."""
-        if self.redis is None:
-            self.fetch_access_token()
-            return self.session.get(self.access_token_key)
+        if self.redis is None:  # this process alone: its threads take turns, as workers do in Redis
+            with self._local_lock:
+                current = self.session.get(self.access_token_key)
+                if current and current != stale and self._fresh():
+                    return current
+                self.fetch_access_token()
+                return self.session.get(self.access_token_key)
         wait = self.timeout * 2 + 5
         lock = self.redis.lock(f"{REDIS_PREFIX}:{self.appid}:token-lock", timeout=wait,
                                blocking_timeout=wait)

@@ -21,15 +21,18 @@ def _state() -> FakeState:
 
 @bp.post("/interaction")
 def interaction() -> Response:
-    """The citizen just wrote to the account (or did at `at`): opens the 48-hour window."""
+    """The citizen just wrote to the account (or did at `at`): opens the 48-hour window.
+    `openids` (a list) instead of `openid`: many citizens at once."""
     state, body = _state(), json_body() or {}
-    if not body.get("openid"):
+    openids = body.get("openids") or ([body["openid"]] if body.get("openid") else [])
+    if not openids:
         return wx_json({"error": "openid required"}, 400)
     with state.lock:
         at = float(body.get("at") or state.clock())
-        state.interactions[body["openid"]] = at
-        state.cs_sent[body["openid"]] = 0  # a new message from the citizen starts a new count
-    return wx_json({"openid": body["openid"], "at": at})
+        for openid in openids:
+            state.interactions[openid] = at
+            state.cs_sent[openid] = 0  # a new message from the citizen starts a new count
+    return wx_json({"openid": openids[0], "at": at, "count": len(openids)})
 
 
 @bp.post("/media")
@@ -51,12 +54,19 @@ def media() -> Response:
 
 @bp.post("/fail")
 def fail() -> Response:
-    """The next `times` calls to `path` answer `errcode` (HTTP 200) or HTTP `status`."""
+    """The next `times` calls to `path` answer `errcode` (HTTP 200) or HTTP `status`, or get
+    no answer at all (`network`: `drop_before` the call is handled, or `drop_after` it: the
+    message went out, its answer is lost), or are handled and answered `delay` seconds late."""
     state, body = _state(), json_body() or {}
     path = body.get("path", "")
-    if not path.startswith("/cgi-bin/") or ("errcode" not in body and "status" not in body):
-        return wx_json({"error": "path (/cgi-bin/...) and errcode or status required"}, 400)
-    rule = {"errcode": body.get("errcode"), "errmsg": body.get("errmsg"),
+    network = body.get("network")
+    if not path.startswith("/cgi-bin/") or ("errcode" not in body and "status" not in body and not network
+                                            and not body.get("delay")) \
+            or network not in (None, "drop_before", "drop_after"):
+        return wx_json({"error": "path (/cgi-bin/...) and errcode, status or network "
+                                 "(drop_before | drop_after) required"}, 400)
+    rule = {"errcode": body.get("errcode"), "errmsg": body.get("errmsg"), "network": network,
+            "delay": body.get("delay"),
             "status": body.get("status"), "times": int(body.get("times", 1))}
     with state.lock:
         state.failures[path] = rule  # replaces any earlier rule for this path
@@ -65,10 +75,14 @@ def fail() -> Response:
 
 @bp.post("/expire_tokens")
 def expire_tokens() -> Response:
-    state = _state()
+    """Every token expires now, or (`{"after": N}`) at the Nth message sent from now: the
+    middle of a batch."""
+    state, body = _state(), json_body() or {}
     with state.lock:
-        expired_at = state.clock() - state.config["token_ttl"] - 1
-        state.tokens = {token: expired_at for token in state.tokens}
+        if body.get("after"):
+            state.expire_after = int(body["after"])
+            return wx_json({"after": state.expire_after})
+        state.expire_all()
         count = len(state.tokens)
     return wx_json({"expired": count})
 
@@ -83,6 +97,27 @@ def config() -> Response:
     return wx_json(current)
 
 
+@bp.post("/webhook")
+def webhook() -> Response:
+    """Where WeChat pushes events: {url, token, aes_key?, appid?, original_id?} (null: nowhere);
+    `status` for the receipts from now on (default success); `hold`: record, do not push."""
+    state, body = _state(), json_body()
+    with state.lock:
+        state.webhook = body if body and body.get("url") or (body and body.get("hold")) else None
+    return wx_json({"webhook": bool(state.webhook)})
+
+
+@bp.get("/receipts")
+def receipts() -> Response:
+    """Every TEMPLATESENDJOBFINISH made, oldest first (`xml`: the push as WeChat sends it), and
+    how many are still to be pushed."""
+    state = _state()
+    with state.lock:
+        found = list(state.receipts)
+    pusher = current_app.extensions["fakewechat.pusher"]
+    return wx_json({"receipts": found, "pending": pusher.pending})
+
+
 @bp.get("/messages")
 def messages() -> Response:
     """Customer-service and template messages sent, oldest first (`?touser=` to filter)."""
@@ -90,6 +125,20 @@ def messages() -> Response:
     with state.lock:
         found = [m for m in state.messages if touser in (None, m["touser"])]
     return wx_json({"messages": found})
+
+
+@bp.get("/stats")
+def stats() -> Response:
+    """How many messages went out, by kind (cheaper than /messages for a count)."""
+    state = _state()
+    with state.lock:
+        kinds: dict[str, int] = {}
+        for m in state.messages:
+            kinds[m["kind"]] = kinds.get(m["kind"], 0) + 1
+        receipts = len(state.receipts)
+    pusher = current_app.extensions["fakewechat.pusher"]
+    return wx_json({"messages": sum(kinds.values()), "by_kind": kinds, "receipts": receipts,
+                    "receipts_pending": pusher.pending})
 
 
 @bp.get("/calls")

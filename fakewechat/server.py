@@ -17,20 +17,23 @@ import base64
 import io
 import re
 import secrets
+import socket
 import threading
 import time
 from typing import Any, Callable
 
 import segno
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from fakewechat import control, oauth
+from fakewechat.receipts import Pusher, receipt_xml
 from fakewechat.state import (MEDIA_TTL, REPLY_WINDOW, FakeState, beijing_day, json_body,
                               wx_error, wx_json)
 
 MAX_QR_EXPIRE = 30 * 24 * 3600
 NO_TOKEN_PATHS = ("/cgi-bin/token", "/cgi-bin/showqrcode")
+SEND_PATHS = ("/cgi-bin/message/custom/send", "/cgi-bin/message/template/send")
 QR_ACTIONS = {  # action_name -> (scene key, temporary?)
     "QR_SCENE": ("scene_id", True),
     "QR_STR_SCENE": ("scene_str", True),
@@ -46,6 +49,7 @@ def create_fake_app(appid: str, secret: str, token_ttl: int = 7200, *,
     app = Flask(__name__)
     state = FakeState(appid, secret, token_ttl, template_daily_quota, cs_window_limit, clock)
     app.extensions["fakewechat"] = state
+    pusher = app.extensions["fakewechat.pusher"] = Pusher()
     app.register_blueprint(control.bp)
     app.register_blueprint(oauth.bp)  # 网页授权 (snsapi_base) for the mobile page
 
@@ -57,8 +61,24 @@ def create_fake_app(appid: str, secret: str, token_ttl: int = 7200, *,
         with state.lock:
             state.calls[path] += 1
             rule = state.take_failure(path)
+            if path in SEND_PATHS and state.expire_after is not None:
+                state.expire_after -= 1
+                if state.expire_after <= 0:  # the token expires mid-batch, before this send
+                    state.expire_after = None
+                    state.expire_all()
             token_error = None if path in NO_TOKEN_PATHS else state.token_error(
                 request.args.get("access_token"))
+        if rule is not None and rule.get("delay"):
+            g.delay = float(rule["delay"])  # handled, then answered late (a worker may die meanwhile)
+            rule = None
+        if rule is not None and rule.get("network"):
+            # No answer: the connection is cut before the call is handled, or after (then the
+            # message went out and only its answer was lost). The client cannot tell which.
+            if rule["network"] == "drop_after":
+                g.drop_connection = True
+            else:
+                return _drop_connection()
+            rule = None
         if rule is not None:
             if rule.get("status"):
                 return Response("fake HTTP error", rule["status"], content_type="text/html")
@@ -79,6 +99,14 @@ def create_fake_app(appid: str, secret: str, token_ttl: int = 7200, *,
             state.tokens = {new: state.clock()}  # a new token invalidates the previous one
             ttl = state.config["token_ttl"]
         return wx_json({"access_token": new, "expires_in": ttl})
+
+    @app.after_request
+    def cut_after(response: Response) -> Response:
+        if g.get("delay"):
+            time.sleep(g.delay)
+        if g.get("drop_connection"):
+            return _drop_connection()
+        return response
 
     @app.post("/cgi-bin/message/custom/send")
     def custom_send() -> Response:
@@ -120,6 +148,14 @@ def create_fake_app(appid: str, secret: str, token_ttl: int = 7200, *,
             state.messages.append({"kind": "template", "touser": body["touser"],
                                    "template_id": body["template_id"], "url": body.get("url"),
                                    "data": body.get("data", {}), "msgid": msgid, "at": now})
+            hook = dict(state.webhook) if state.webhook else None
+            status = (hook or {}).get("status") or "success"
+            receipt = {"openid": body["touser"], "msgid": msgid, "status": status, "created": int(now),
+                       "xml": receipt_xml((hook or {}).get("original_id") or "gh_fakeaccount", body["touser"],
+                                          msgid, status, int(now))}
+            state.receipts.append(receipt)
+        if hook and hook.get("url") and not hook.get("hold"):
+            pusher.push(hook, receipt["xml"])
         return wx_json({"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
     @app.post("/cgi-bin/qrcode/create")
@@ -171,6 +207,17 @@ def create_fake_app(appid: str, secret: str, token_ttl: int = 7200, *,
     return app
 
 
+def _drop_connection() -> Response:
+    """Close the client's connection without an answer (a network failure)."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    return Response("", 500)
+
+
 _SECRET_VALUES = re.compile(r"\b((?:app)?secret|access_token)=[^&\s\"']*", re.I)
 
 
@@ -182,7 +229,10 @@ def redact(text: str) -> str:
 class RequestHandler(WSGIRequestHandler):
     """werkzeug's handler, logging every line (request lines, errors) through `redact`: the
     product's calls carry the app secret (token) and the access token (every other call) in
-    their query strings."""
+    their query strings. HTTP/1.1: a client's connection is kept alive between calls, as
+    WeChat's front ends do."""
+
+    protocol_version = "HTTP/1.1"
 
     def log(self, type: str, message: str, *args: Any) -> None:
         super().log(type, "%s", redact(message % args if args else message))
@@ -213,8 +263,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--token-ttl", type=int, default=7200)
+    parser.add_argument("--quiet", action="store_true", help="no request log (benchmarks)")
     args = parser.parse_args(argv)
     app = create_fake_app(args.appid, args.secret, args.token_ttl)
+    if args.quiet:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"fake WeChat API on http://{args.host}:{args.port}", flush=True)
     make_server(args.host, args.port, app, threaded=True, request_handler=RequestHandler).serve_forever()
 

@@ -57,6 +57,15 @@ class FakeState:
         self.next_msgid = 1000
         self.oauth_codes: dict[str, tuple[str, float]] = {}  # web authorization: code -> (openid, issued at)
         self.oauth_user: str | None = None  # the WeChat user the fake's authorization answers for
+        # TEMPLATESENDJOBFINISH receipts made (every template message accepted), and where to push
+        # them: {url, token, aes_key?, appid?, original_id?, status?, hold?} (`/_fake/webhook`).
+        self.receipts: list[dict[str, Any]] = []
+        self.webhook: dict[str, Any] | None = None
+        self.expire_after: int | None = None  # message sends until every token expires
+
+    def expire_all(self) -> None:
+        expired_at = self.clock() - self.config["token_ttl"] - 1
+        self.tokens = {token: expired_at for token in self.tokens}
 
     def token_error(self, token: str | None) -> int | None:
         if not token:

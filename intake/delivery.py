@@ -44,7 +44,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from contextlib import contextmanager
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,7 +60,8 @@ from core.wechat_api import WeChatApiError
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
+BATCH = 200
+LANES = 8  # messages in flight per job (each to another recipient)
 JOB_SECONDS = 60  # RQ's default job timeout is 180 s
 WINDOW = timedelta(hours=47)  # 48 hours after the citizen's last message, whose hour is kept
 NOT_SENT_BY_CS = frozenset({45015, 45047})  # outside the window, or too many in it: nothing sent
@@ -157,23 +161,81 @@ class Sender:
     def __init__(self, token: str):
         cfg = settings()
         self.token, self.cfg, self.api, self.vault = token, cfg, wechat_api(), vault()
-        self.pending: list[tuple[str, dict]] = []  # records waiting for the next commit
+        self.db = database()
+        self.local = threading.local()  # each lane's records waiting for its next commit
+        self.lock = threading.Lock()
         self.counts = {"claimed": 0, "sent": 0, "failed": 0, "retry": 0, "unsettled": 0, "released": 0}
         self.stop: str | None = None  # an error that will meet every other row too (quota, network)
-        self.renewed = utcnow()
+
+    @property
+    def pending(self) -> list[tuple[str, dict]]:
+        if not hasattr(self.local, "pending"):
+            self.local.pending = []
+        return self.local.pending
+
+    def _count(self, key: str) -> None:
+        with self.lock:
+            self.counts[key] += 1
 
     def run(self, rows: list[Row]) -> dict[str, int]:
+        """LANES threads, each through its share of the batch one message at a time (the
+        recipients of a batch are all different): WeChat's answers and the database's commits
+        are waited for side by side."""
         self.counts["claimed"] = len(rows)
+        lanes = [rows[i::LANES] for i in range(min(LANES, len(rows)))]
+        try:
+            with ThreadPoolExecutor(len(lanes), thread_name_prefix="outbox") as pool:
+                running = [pool.submit(self._lane, lane) for lane in lanes]
+                while not wait(running, timeout=self.cfg.outbox_lease_seconds / 3).done == set(running):
+                    self._renew()  # this thread alone: two renewals could deadlock each other
+                for done in running:
+                    done.result()
+        finally:
+            try:
+                self._flush(release=True)
+            finally:
+                self._close()
+        if self.counts["retry"]:
+            raise RetryLater(f"{self.counts['retry']} message(s) to retry: {self.stop or 'see last_error'}")
+        return self.counts
+
+    def _renew(self) -> None:
+        """The claim of the rows not yet tried lives on while the batch runs."""
+        lease = utcnow() + timedelta(seconds=self.cfg.outbox_lease_seconds)
+        with self._tx() as s:
+            s.execute(sa.text("UPDATE outbox SET lease_until = :lease WHERE claim = :token AND status = 'claimed'"),
+                      {"lease": lease, "token": self.token})
+            s.commit()
+
+    @contextmanager
+    def _tx(self):
+        """A transaction on this thread's own connection (kept for the lane: no session per message)."""
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = self.db.engine.connect()
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def _close(self) -> None:
+        conn = getattr(self.local, "conn", None)
+        if conn is not None:
+            self.local.conn = None
+            conn.close()
+
+    def _lane(self, rows: list[Row]) -> None:
         try:
             for row in rows:
                 if self.stop:
                     break
                 self._one(row)
         finally:
-            self._flush(release=True)
-        if self.counts["retry"]:
-            raise RetryLater(f"{self.counts['retry']} message(s) to retry: {self.stop or 'see last_error'}")
-        return self.counts
+            try:
+                self._flush(release=False)
+            finally:
+                self._close()
 
     # --- one message --------------------------------------------------------------------
 
@@ -221,6 +283,8 @@ class Sender:
 
     def _cs_text(self, row: Row) -> str:
         text = row.text if len(row.text) <= CS_MAX else row.text[:CS_MAX - 1] + "…"
+        if row.tracking_no:
+            text = f"【受理编号{row.tracking_no}】{text}"
         return f"{text}\n查看详情：{self._url(row)}" if row.link_path else text
 
     def _url(self, row: Row) -> str:
@@ -237,27 +301,23 @@ class Sender:
     def _mark(self, row_id: int, via: str, now: datetime) -> bool:
         """The attempt, committed (durably) before the request leaves, with the records so far."""
         lease = now + timedelta(seconds=self.cfg.outbox_lease_seconds)
-        with database().session() as s:
+        with self._tx() as s:
             self._apply(s)
             done = s.execute(sa.text(
                 "UPDATE outbox SET status = 'sending', via = :via, sending_at = :now, lease_until = :lease, "
                 "attempts = attempts + 1 WHERE id = :id AND claim = :token AND status = 'claimed'"),
                 {"via": via, "now": now, "lease": lease, "id": row_id, "token": self.token}).rowcount
-            if (now - self.renewed).total_seconds() > self.cfg.outbox_lease_seconds / 3:
-                s.execute(sa.text("UPDATE outbox SET lease_until = :lease WHERE claim = :token AND status = 'claimed'"),
-                          {"lease": lease, "token": self.token})
-                self.renewed = now
-            s.commit()
+            self._commit(s)
         return bool(done)
 
     def _switch(self, row_id: int, note: str) -> None:
         """45015/45047: WeChat sent nothing; the way becomes template before that request leaves."""
-        with database().session() as s:
+        with self._tx() as s:
             self._apply(s)
             s.execute(sa.text("UPDATE outbox SET via = 'template', last_error = :note WHERE id = :id "
                               "AND claim = :token AND status = 'sending'"),
                       {"note": note, "id": row_id, "token": self.token})
-            s.commit()
+            self._commit(s)
 
     def _sent(self, row_id: int, msgid: int | None) -> None:
         # A receipt may have settled the row first (same msgid): then there is nothing to do.
@@ -265,7 +325,7 @@ class Sender:
             "UPDATE outbox SET status = 'sent', sent_at = :now, msgid = COALESCE(msgid, :msgid), last_error = NULL, "
             "claim = NULL, lease_until = NULL WHERE id = :id AND claim = :token AND status IN ('sending', 'unknown')",
             {"now": utcnow(), "msgid": msgid, "id": row_id, "token": self.token}))
-        self.counts["sent"] += 1
+        self._count("sent")
 
     def _record(self, row_id: int, status: str, *, last_error: str, attempt: bool = False) -> None:
         self.pending.append((
@@ -273,7 +333,7 @@ class Sender:
             f"{', attempts = attempts + 1' if attempt else ''} WHERE id = :id AND claim = :token "
             "AND status IN ('claimed', 'sending')",
             {"status": status, "error": last_error[:300], "id": row_id, "token": self.token}))
-        self.counts[status if status in self.counts else "failed"] += 1
+        self._count(status if status in self.counts else "failed")
 
     def _retry(self, row: Row, exc: WeChatApiError, attempt: bool) -> None:
         """Back to the queue after a backoff (or failed, after outbox_max_attempts); the job
@@ -287,7 +347,7 @@ class Sender:
             "WHERE id = :id AND claim = :token AND status IN ('claimed', 'sending')",
             {"most": self.cfg.outbox_max_attempts - (0 if attempt else 1), "next": utcnow() + timedelta(seconds=delay),
              "error": _error(exc), "id": row_id, "token": self.token}))
-        self.counts["retry"] += 1
+        self._count("retry")
         if exc.errcode in (45009, 45011) or exc.errcode is None:
             self.stop = _error(exc)  # every other row would meet it too: put them back untried
 
@@ -303,34 +363,39 @@ class Sender:
                 "WHERE id = :id AND claim = :token AND status = 'sending'",
                 {"error": "客服消息发出后未收到应答，无法确认是否送达，未自动重发：" + _error(exc), "id": row_id,
                  "token": self.token}))
-        self.counts["unsettled"] += 1
+        self._count("unsettled")
         self.stop = _error(exc)
 
     def _apply(self, s) -> None:
         for sql, params in self.pending:
             s.execute(sa.text(sql), params)
+
+    def _commit(self, s) -> None:
+        """The records go with the commit; a transaction that failed keeps them for the next."""
+        s.commit()
         self.pending.clear()
 
     def _flush(self, release: bool) -> None:
-        with database().session() as s:
+        with self._tx() as s:
             self._apply(s)
             if release:  # rows of this batch never tried (a stop, or an exception): back, untouched
                 self.counts["released"] = s.execute(sa.text(
                     "UPDATE outbox SET status = 'queued', claim = NULL, lease_until = NULL "
                     "WHERE claim = :token AND status = 'claimed'"), {"token": self.token}).rowcount
-            s.commit()
+            self._commit(s)
 
 
 def _error(exc: WeChatApiError) -> str:
     return str(exc)[:300]
 
 
-def reap() -> dict[str, int]:
+def reap(receipt_seconds: int | None = None) -> dict[str, int]:
     """Periodic: settle what dead workers left. A claim never attempted goes back to the queue;
     an attempt without an answer is settled as the module says; waiting rows get a job."""
     cfg = settings()
     now = utcnow()
-    receipt_by = now - timedelta(seconds=cfg.outbox_receipt_seconds)
+    wait = cfg.outbox_receipt_seconds if receipt_seconds is None else receipt_seconds
+    receipt_by = now - timedelta(seconds=wait)
     with database().session() as s:
         released = s.execute(sa.text(
             "UPDATE outbox SET status = 'queued', claim = NULL, lease_until = NULL "

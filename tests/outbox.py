@@ -37,7 +37,7 @@ def rows(db) -> list[OutboxMessage]:
     return list(db.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def fake(fake_url: str, path: str, **body) -> dict:
-    r = requests.post(f"{fake_url}/_fake/{path}", json=body, timeout=5)
+def fake(fake_url: str, control: str, **body) -> dict:
+    r = requests.post(f"{fake_url}/_fake/{control}", json=body, timeout=5)
     r.raise_for_status()
     return r.json()

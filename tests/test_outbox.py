@@ -39,7 +39,8 @@ def test_a_message_within_48_hours_is_a_customer_service_text(app, db, fake_wech
     db.commit()
     run_jobs()
     [got] = delivered(fake_wechat, OPENID)
-    assert got["kind"] == "custom" and got["content"].startswith("您反映的问题已交办白沙村整改。\n查看详情：http://127.0.0.1:5000/r/case/")
+    assert got["kind"] == "custom" and got["content"].startswith(
+        f"【受理编号{case.tracking_no}】您反映的问题已交办白沙村整改。\n查看详情：http://127.0.0.1:5000/r/case/")
     [row] = rows(db)
     assert (row.id, row.status, row.via, row.attempts, row.case_id, row.purpose) == (
         made[0].id, "sent", "custom", 1, case.id, "status")
@@ -97,7 +98,7 @@ def test_45047_too_many_in_the_window_falls_back_too(app, db, fake_wechat, run_j
     db.commit()
     run_jobs()
     got = delivered(fake_wechat, OPENID)
-    assert [(m["kind"], m.get("content") or m["data"]["keyword2"]["value"]) for m in got] == [
+    assert [(m["kind"], (m.get("content") or m["data"]["keyword2"]["value"]).split("】")[-1]) for m in got] == [
         ("custom", "第1条"), ("custom", "第2条"), ("template", "第3条")]
     assert [r.via for r in rows(db)] == ["custom", "custom", "template"]
 
