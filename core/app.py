@@ -26,11 +26,12 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
     commands, periodic jobs: `jobs().every(...)`)."""
     settings = settings or Settings.from_env()
     app = Flask("mashang", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent))
-    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing, JSON_AS_ASCII=False,
+    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
                       # The session cookie (the desk's login, forms' CSRF tokens): never read by
                       # scripts, not sent on other sites' posts, HTTPS only once deployed.
                       SESSION_COOKIE_NAME="mashang_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.env not in NOT_DEPLOYED)
+    app.json.ensure_ascii = False  # JSON answers keep Chinese readable (no \u escapes)
     make_private(settings)  # umask 077; instance/ and the media folder 0700, a SQLite file 0600
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
