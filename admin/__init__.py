@@ -14,3 +14,6 @@ def init_app(app) -> None:
     app.cli.add_command(deploy_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(api_token_cli)
+    from admin.retention import purge_identities
+
+    app.extensions["jobs"].every("17 4 * * *", purge_identities)  # 保存期限: reporter identity of old closed cases

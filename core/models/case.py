@@ -59,6 +59,8 @@ class Case(Base):
     # 实名: the name and phone given with this report, encrypted like all identity.
     contact_name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     contact_phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # When the reporter's identity was purged after the retention period (the case stays).
+    identity_purged_at: Mapped[datetime | None]
     channel: Mapped[str] = mapped_column(sa.String(16))  # wechat | h5 | meeting | letter | phone | visit
     text: Mapped[str] = mapped_column(sa.Text)
     summary: Mapped[str] = mapped_column(sa.String(200))

@@ -1,0 +1,28 @@
+"""retention of reporter identity: the office's period (days after a case closed, default 180)
+and when a case's reporter identity was purged
+
+Revision ID: 0008r
+Revises: 0007
+Create Date: 2026-12-02
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0008r'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("offices", sa.Column("identity_retention_days", sa.Integer(), nullable=False, server_default="180"))
+    op.add_column("cases", sa.Column("identity_purged_at", sa.DateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("identity_purged_at")
+    with op.batch_alter_table("offices") as batch:
+        batch.drop_column("identity_retention_days")
