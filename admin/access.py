@@ -183,6 +183,15 @@ def may_do(staff: Staff, action: str) -> bool:
     return _allows(staff, _rule(action, about_a_case=False))
 
 
+def holds_no_case_of_group(staff: Staff, group_id: int) -> bool:
+    """Whether `staff`'s scope can hold no case of the group `group_id`, known from the values
+    alone (a filter answered at once, without a query that finds nothing slowly): a group
+    member's scope is its group's cases and those given to it, and a group's case is only ever
+    given to that group's members (`admin.assign`, routing). The office queue (no group) is not
+    decided here: the office gives its cases to members of any group."""
+    return staff is not None and Role(staff.role) in GROUP and group_id != staff.group_id
+
+
 def api_cases() -> sa.Select:
     """`select(Case)` of what the JSON API's integrations (an office's token) may list: every
     case, office-level. What a case's answer holds is `admin.api`'s: never the text nor the

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import operators
 from sqlalchemy.orm import Session, selectinload
 
-from admin.access import visible_cases
+from admin.access import holds_no_case_of_group, visible_cases
 from core import clock, search
 from core.models import Case, Handover, Staff, Unit
 from core.models.case import CaseStatus as S
@@ -72,6 +72,8 @@ SEARCH_SCAN = 20000
 def inbox_page(s: Session, staff: Staff | None, filters: Filters, cursor: str | None = None, limit: int = PAGE,
                base: sa.Select | None = None) -> Page:
     """`staff`'s cases, or those of `base` (another `access` selection: the API's)."""
+    if base is None and filters.group.isdigit() and holds_no_case_of_group(staff, int(filters.group)):
+        return Page([], None)  # another group's cases: none of them are this member's
     columns, direction = SORTS[filters.sort]
     stmt = (visible_cases(staff) if base is None else base).where(*_conditions(s, filters))
     if cursor:

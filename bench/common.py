@@ -38,7 +38,10 @@ def aes_key() -> str:
 
 
 def sh(*args: str, env: dict | None = None, stdin: str | None = None) -> str:
-    return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True, input=stdin).stdout
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, input=stdin)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(args[-3:])} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return done.stdout
 
 
 def database_url(admin_url: str, name: str) -> str:

@@ -467,8 +467,19 @@ def main() -> int:
                     help="a Redis of your own (default: a private redis-server on a free port)")
     a = ap.parse_args()
 
+    redis_proc = None
+    if a.redis is None:
+        a.redis, redis_proc = private_redis()
+    try:
+        return run(a)
+    finally:
+        if redis_proc is not None:
+            stop(redis_proc)
+
+
+def run(a) -> int:
     # The identity key stays the same from run to run: a reused database's names still decrypt.
-    env = production_env(f"/tmp/{a.db}", identity_key="bench-desk-identity-" + "k" * 20)
+    env = production_env(f"/tmp/{a.db}", identity_key="bench-desk-identity-" + "k" * 20, REDIS_URL=a.redis)
     db_url = database_url(a.pg, a.db)
     if a.reuse and count_cases(db_url) == a.cases:
         print(f"reusing {a.db}: {a.cases} cases")
@@ -487,14 +498,9 @@ def main() -> int:
         print(f"generation took {time.monotonic() - t:.0f}s", flush=True)
     if a.generate_only:
         return 0
-    redis_proc = None
-    if a.redis is None:
-        a.redis, redis_proc = private_redis()
-    else:
-        import redis
+    import redis
 
-        redis.Redis.from_url(a.redis).flushdb()  # login limits of an earlier run
-    env["REDIS_URL"] = a.redis
+    redis.Redis.from_url(a.redis).flushdb()  # login limits of an earlier run
     print(f"gunicorn --workers {a.workers} --threads {a.threads}, APP_ENV=production; one request at a time; "
           f"each request once to warm up, then {a.repeat} times (case pages {max(1, a.repeat // 4)} times each)")
     proc = serve("wsgi:app", a.port, env, a.workers, a.threads)
@@ -502,8 +508,6 @@ def main() -> int:
         samples = measure(f"http://127.0.0.1:{a.port}", db_url, a.repeat, a.deep)
     finally:
         stop(proc)
-        if redis_proc is not None:
-            stop(redis_proc)
     print(f"RESULT cases={a.cases} inbox_p95_ms={p95(samples['inbox']):.0f} "
           f"search_p95_ms={p95(samples['search']):.0f} case_p95_ms={p95(samples['case']):.0f}")
     return 0

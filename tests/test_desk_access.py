@@ -266,3 +266,32 @@ def test_bulk_assign_moves_each_case_and_keeps_the_conflict_rule(client, db, sce
     assert "须回避" in client.get(page.headers["Location"]).get_data(as_text=True)
     db.expire_all()
     assert db.get(Case, office_case.id).assignee_id is None
+
+
+def test_a_filter_on_another_group_is_answered_without_a_query(db):
+    from admin.listing import Filters, inbox_page
+    from core.models import Group
+
+    g1, g2 = (db.scalar(sa.select(Group.id).where(Group.code == code)) for code in ("G1", "G2"))
+    theirs = make_case(db, "石门村水渠堵了", unit="柳溪镇/石门村", group="G2")
+    ours = make_case(db, "白沙村路灯坏了")
+    given = make_case(db, "邻居借钱不还", unit=None, group=None)
+    li = staff(db, "li")
+    given.assignee_id = li.id
+    db.commit()
+    statements = []
+    engine = db.get_bind()
+
+    def count(*_args):
+        statements.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert inbox_page(db, li, Filters(group=str(g2))).cases == []
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
+    assert [c.id for c in inbox_page(db, li, Filters(group=str(g1))).cases] == [ours.id]
+    # The office queue is not decided from the values: the office gives its cases to any group.
+    assert [c.id for c in inbox_page(db, li, Filters(group="office")).cases] == [given.id]
+    assert [c.id for c in inbox_page(db, staff(db, "lizhuren"), Filters(group=str(g2))).cases] == [theirs.id]
