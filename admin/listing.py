@@ -98,8 +98,11 @@ def _conditions(s: Session, f: Filters) -> list[sa.ColumnElement[bool]]:
         if getattr(f, name):
             out.append(getattr(Case, name) == getattr(f, name))
     if f.unit:
-        subtree = sa.select(Unit.id).where(sa.or_(Unit.path == f.unit, Unit.path.startswith(f.unit + "/",
-                                                                                               autoescape=True)))
+        # The subtree's ids first (a few rows), then the cases of those ids as values: the planner
+        # knows how many cases they hold (a subquery it guesses at one unit, and sorts a third of
+        # the table instead of walking the page's index).
+        subtree = s.scalars(sa.select(Unit.id).where(sa.or_(
+            Unit.path == f.unit, Unit.path.startswith(f.unit + "/", autoescape=True)))).all()
         out.append(Case.unit_id.in_(subtree))
     if f.group == "office":
         out.append(Case.group_id.is_(None))
