@@ -34,7 +34,7 @@ from core.settings import Settings
 from fakewechat.server import create_fake_app, run_in_thread
 from core import clock as beijing
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["tests.services", "tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "deploy" / "demo.yaml"
