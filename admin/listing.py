@@ -76,12 +76,13 @@ def inbox_page(s: Session, staff: Staff | None, filters: Filters, cursor: str | 
     if base is None and filters.group.isdigit() and holds_no_case_of_group(staff, int(filters.group)):
         return Page([], None)  # another group's cases: none of them are this member's
     columns, direction = SORTS[filters.sort]
-    stmt = (visible_cases(staff) if base is None else base).where(*_conditions(s, filters))
+    conditions = _conditions(s, filters)
+    stmt = (visible_cases(staff) if base is None else base).where(*conditions)
     order = [c.desc() if direction == "desc" else c.asc() for c in columns]
     after = _decode(cursor, len(columns)) if cursor else None
     if after is not None:
         stmt = stmt.where(_beyond(columns, direction, after))
-    cases = _scanned(s, stmt, columns, direction, after, filters.q, limit) if filters.q else []
+    cases = _scanned(s, stmt, conditions, columns, direction, after, filters.q, limit) if filters.q else []
     if len(cases) <= limit:
         if filters.q:
             stmt = stmt.where(search.matches(filters.q, s.get_bind().dialect.name))
@@ -133,13 +134,15 @@ def _up_to(columns, direction: str, values) -> sa.ColumnElement[bool]:
     return row >= at if direction == "desc" else row <= at
 
 
-def _scanned(s: Session, stmt: sa.Select, columns, direction: str, after, q: str, limit: int) -> list[Case]:
+def _scanned(s: Session, stmt: sa.Select, conditions: list, columns, direction: str, after, q: str,
+             limit: int) -> list[Case]:
     """The page's first `limit + 1` cases containing `q` among the next `SEARCH_SCAN` cases of its
-    order (fewer: the caller asks the word index). The window's end is found on the order's index
-    alone; the window is then read along it, the scope, filters and text tested there; only the
-    page's cases are loaded."""
+    order that pass the filters (fewer: the caller asks the word index). The window's end is found
+    along the order's index with the filters but not the scope (a member's scope is an OR the
+    index cannot follow); the window is then read along it, the scope and text tested there; only
+    the page's cases are loaded."""
     order = [c.desc() if direction == "desc" else c.asc() for c in columns]
-    window_end = sa.select(*columns).order_by(*order).offset(SEARCH_SCAN - 1).limit(1)
+    window_end = sa.select(*columns).where(*conditions).order_by(*order).offset(SEARCH_SCAN - 1).limit(1)
     if after is not None:
         window_end = window_end.where(_beyond(columns, direction, after))
     end = s.execute(window_end).first()
