@@ -410,8 +410,9 @@ def test_the_nightly_retrain_may_run_for_hours(app, monkeypatch):
     monkeypatch.setattr(app.extensions["jobs"], "queue", object())  # as with REDIS_URL: RQ's cron, not the loop
     assert app.test_cli_runner().invoke(args=["jobs", "cron"]).exit_code == 0
     # Every feature registered its periodic jobs (core names none of them but its own).
+    from admin.retention import purge_identities
     from core.ratelimit import purge_rate_counters
 
     assert set(registered) == {requeue_pending_media, requeue_unrouted, sweep_drafts, purge_pushes,
-                               purge_orphan_media, retrain_if_changed, purge_rate_counters}
+                               purge_orphan_media, retrain_if_changed, purge_rate_counters, purge_identities}
     assert registered[retrain_if_changed] >= 3600  # RQ's default 180 s would kill a big retrain
