@@ -6,6 +6,7 @@ def init_app(app) -> None:
     from admin import actions, audit_page, auth, case_page, entry, inbox, outbox_page, reply_templates, reveal_page  # noqa: F401
     from admin import campaigns_page, warnings_page  # noqa: F401
     from admin.deadlines import remind_due_handovers
+    from admin.retention import purge_identities
     from admin.warnings import refresh_cards
     from admin.api import bp as api_bp
     from admin.blueprint import bp
@@ -20,3 +21,4 @@ def init_app(app) -> None:
     jobs = app.extensions["jobs"]
     jobs.every("20 * * * *", remind_due_handovers)  # once per handover and reminder day
     jobs.every("25 * * * *", refresh_cards, 600)  # 红黄牌预警
+    jobs.every("17 4 * * *", purge_identities)  # 保存期限: reporter identity of old closed cases

@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from admin import tokens
 from admin.access import api_cases
@@ -42,6 +43,19 @@ def error(status: int, code: str, message: str):
         response.headers["WWW-Authenticate"] = f'Bearer realm="mashang", error="{code}"'
     if status == 429:
         response.headers["Retry-After"] = "60"
+    return response
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """Under /api/v1 every error is JSON, an unknown path or method too (those match no route of
+    this blueprint, hence the app-wide handler); elsewhere the error is left as it was."""
+    if not (request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/")):
+        return exc
+    code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    response = error(exc.code or 500, code, exc.description or exc.name)
+    if exc.code == 405 and exc.response is None and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
 
 

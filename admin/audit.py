@@ -18,8 +18,9 @@ LOGIN = "login"
 LOGIN_FAILED = "login_failed"
 TOKEN_CREATED = "api_token_created"
 TOKEN_REVOKED = "api_token_revoked"
+IDENTITY_PURGED = "identity_purged"  # a batch of finished cases past the retention period
 ACTION_NAMES = {REVEAL: "查看反映人身份", LOGIN: "登录", LOGIN_FAILED: "登录失败",
-                TOKEN_CREATED: "创建接口令牌", TOKEN_REVOKED: "吊销接口令牌"}
+                TOKEN_CREATED: "创建接口令牌", TOKEN_REVOKED: "吊销接口令牌", IDENTITY_PURGED: "按保存期限清除身份"}
 PAGE = 50
 
 

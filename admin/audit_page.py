@@ -6,19 +6,14 @@ from __future__ import annotations
 from flask import abort, g, render_template, request
 
 from admin import audit, labels
-from admin.access import may_open
+from admin.access import may_do
 from admin.blueprint import bp
 from core.app import db_session
 
 
-@bp.app_template_global("may_open")
-def _may_open(what: str) -> bool:
-    return g.get("staff") is not None and may_open(g.staff, what)
-
-
 @bp.get("/audit")
 def audit_log():
-    if not may_open(g.staff, "audit_log"):
+    if not may_do(g.staff, "audit_log"):
         abort(404)
     s = db_session()
     action = request.args.get("action", "")
@@ -27,6 +22,6 @@ def audit_log():
         page = audit.page(s, request.args.get("cursor") or None, action)
     except audit.BadCursor:
         abort(400, "翻页参数无效")
-    stats = audit.statistics(s) if may_open(g.staff, "statistics") and not request.args.get("cursor") else None
+    stats = audit.statistics(s) if may_do(g.staff, "statistics") and not request.args.get("cursor") else None
     return render_template("admin/audit.html", page=page, action=action, actions=audit.ACTION_NAMES, stats=stats,
                            statuses=labels.STATUS_NAMES, kinds=labels.kinds())

@@ -10,7 +10,7 @@ import segno
 import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
-from admin.access import may_open
+from admin.access import may_do
 from admin.blueprint import bp
 from core import clock
 from core.app import db_session, settings
@@ -21,7 +21,7 @@ DEFAULT_DAYS = 14
 
 
 def _office() -> None:
-    if not may_open(g.staff, "campaigns"):
+    if not may_do(g.staff, "campaigns"):
         abort(404)
 
 

@@ -5,8 +5,7 @@ import click
 import yaml
 
 from admin.deploy import DeploymentError, load_deployment
-from core.app import database
-from core.cli import CommandGroup
+from core.cli import CommandGroup, command_session
 
 deploy_cli = CommandGroup("deploy", help="Rounds, groups, units and QR codes from a deployment file.")
 
@@ -20,12 +19,8 @@ def deploy_load(path: str) -> None:
             data = yaml.safe_load(f)
         except yaml.YAMLError as exc:
             raise click.ClickException(f"{path} is not valid YAML: {exc}") from None
-    with database().session() as s:
-        try:
-            report = load_deployment(s, data)
-        except DeploymentError as exc:
-            raise click.ClickException(f"{path}: {exc}") from None
-        s.commit()
+    with command_session({DeploymentError: lambda exc: f"{path}: {exc}"}) as s:
+        report = load_deployment(s, data)
     click.echo(f"{path}: {report}")
 
 
@@ -45,12 +40,7 @@ def staff_password(login: str) -> None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    with database().session() as s:
-        try:
-            set_password(s, login, password)
-        except UnknownLogin:
-            raise click.ClickException(f"no staff account {login!r} (flask deploy load FILE first)") from None
-        except PasswordTooShort as exc:
-            raise click.ClickException(str(exc)) from None
-        s.commit()
+    with command_session({UnknownLogin: f"no staff account {login!r} (flask deploy load FILE first)",
+                          PasswordTooShort: None}) as s:
+        set_password(s, login, password)
     click.echo(f"password set for {login}")

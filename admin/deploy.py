@@ -73,7 +73,8 @@ def load_deployment(session: Session, data: dict[str, Any], today: date | None =
     commission = _mapping(data.get("commission"), "commission")
     office = _upsert(session, report, Office, {"name": _req(data, "office", "name")},
                      {**{k: _str(office_spec.get(k)) for k in ("phone", "mailbox", "email")},
-                      "commission_name": _str(commission.get("name"))})
+                      "commission_name": _str(commission.get("name")),
+                      "identity_retention_days": _retention(office_spec)})
     session.flush()
     rnd = _mapping(data.get("round"), "round")
     today = today or clock.today()
@@ -384,6 +385,14 @@ def _list(value: Any, where: str) -> list:
     if not isinstance(value, list):
         raise DeploymentError(f"{where}: expected a list ([a, b] or - items), not {value!r}")
     return value
+
+
+def _retention(office: dict) -> int:
+    """office: identity_retention_days (保存期限, days after a case closed; default 180)."""
+    days = _number(office.get("identity_retention_days", 180), int, "office: identity_retention_days")
+    if days < 1:
+        raise DeploymentError("office: identity_retention_days must be 1 or more")
+    return days
 
 
 def _number(value: Any, kind: type, where: str):

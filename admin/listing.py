@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import operators
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from admin.access import visible_cases
+from admin.access import holds_no_case_of_group, visible_cases
 from core import clock, search
 from core.models import Case, Handover, Staff, Unit
 from core.models.case import CaseStatus as S
@@ -64,24 +64,28 @@ class Page:
     next: str | None
 
 
-# A search first reads this many cases of the page's order (from its cursor, within the scope and
-# filters) and keeps those whose text contains the query: a frequent word (低保: one case in
-# sixty) fills a page from the first few thousand. Only when that finds less than a page does the
-# word index answer (a rare word: its few cases, sorted). See bench/desk.py.
+# A search first reads this many cases of the page's order (from its cursor) and keeps those in
+# the scope and filters whose text contains the query: a frequent word (低保: one case in sixty)
+# fills a page from the first few thousand. Only when that finds less than a page does the word
+# index answer (a rare word: its few cases, sorted). The window is counted over all cases, not
+# over those the filters keep: a narrow scope (a member, one township) would otherwise walk most
+# of the table to find 20,000 of its own. See bench/desk.py.
 SEARCH_SCAN = 20000
 
 
 def inbox_page(s: Session, staff: Staff | None, filters: Filters, cursor: str | None = None, limit: int = PAGE,
                base: sa.Select | None = None) -> Page:
     """`staff`'s cases, or those of `base` (another `access` selection: the API's)."""
+    if base is None and filters.group.isdigit() and holds_no_case_of_group(staff, int(filters.group)):
+        return Page([], None)  # another group's cases: none of them are this member's
     columns, direction = SORTS[filters.sort]
-    stmt = (visible_cases(staff) if base is None else base).where(*_conditions(s, filters))
-    if cursor:
-        after = _decode(cursor, len(columns))
-        row, at = sa.tuple_(*columns), sa.tuple_(*[sa.literal(v) for v in after])
-        stmt = stmt.where(row < at if direction == "desc" else row > at)
+    conditions = _conditions(s, filters)
+    stmt = (visible_cases(staff) if base is None else base).where(*conditions)
     order = [c.desc() if direction == "desc" else c.asc() for c in columns]
-    cases = _scanned(s, stmt, order, filters.q, limit) if filters.q else []
+    after = _decode(cursor, len(columns)) if cursor else None
+    if after is not None:
+        stmt = stmt.where(_beyond(columns, direction, after))
+    cases = _scanned(s, stmt, conditions, columns, direction, after, filters.q, limit) if filters.q else []
     if len(cases) <= limit:
         if filters.q:
             stmt = stmt.where(search.matches(filters.q, s.get_bind().dialect.name))
@@ -98,8 +102,11 @@ def _conditions(s: Session, f: Filters) -> list[sa.ColumnElement[bool]]:
         if getattr(f, name):
             out.append(getattr(Case, name) == getattr(f, name))
     if f.unit:
-        subtree = sa.select(Unit.id).where(sa.or_(Unit.path == f.unit, Unit.path.startswith(f.unit + "/",
-                                                                                               autoescape=True)))
+        # The subtree's ids first (a few rows), then the cases of those ids as values: the planner
+        # knows how many cases they hold (a subquery it guesses at one unit, and sorts a third of
+        # the table instead of walking the page's index).
+        subtree = s.scalars(sa.select(Unit.id).where(sa.or_(
+            Unit.path == f.unit, Unit.path.startswith(f.unit + "/", autoescape=True)))).all()
         out.append(Case.unit_id.in_(subtree))
     if f.group == "office":
         out.append(Case.group_id.is_(None))
@@ -124,27 +131,39 @@ def _conditions(s: Session, f: Filters) -> list[sa.ColumnElement[bool]]:
     return out
 
 
-def _scanned(s: Session, stmt: sa.Select, order: list, q: str, limit: int) -> list[Case]:
-    """The page's first `limit + 1` cases containing `q` among the next `SEARCH_SCAN` of its order
-    (fewer: the caller asks the word index). The window is read along the order's index, its
-    texts tested there; only the page's cases are loaded."""
-    keys = [c.key for c in order_columns(order)]
-    window = stmt.with_only_columns(Case.id, Case.text, *order_columns(order)).order_by(*order) \
-        .limit(SEARCH_SCAN).subquery()
-    wanted = [getattr(window.c, k) for k in keys]
-    found = (sa.select(window.c.id).where(search.contains(q, window.c.text))
-             .order_by(*[c.desc() if o.modifier is operators.desc_op else c.asc() for c, o in zip(wanted, order)])
-             .limit(limit + 1))
-    ids = list(s.scalars(found))
+def _beyond(columns, direction: str, values) -> sa.ColumnElement[bool]:
+    """Rows after `values` in the order."""
+    row, at = sa.tuple_(*columns), sa.tuple_(*[sa.literal(v) for v in values])
+    return row < at if direction == "desc" else row > at
+
+
+def _up_to(columns, direction: str, values) -> sa.ColumnElement[bool]:
+    """Rows before `values` in the order, and `values` itself."""
+    row, at = sa.tuple_(*columns), sa.tuple_(*[sa.literal(v) for v in values])
+    return row >= at if direction == "desc" else row <= at
+
+
+def _scanned(s: Session, stmt: sa.Select, conditions: list, columns, direction: str, after, q: str,
+             limit: int) -> list[Case]:
+    """The page's first `limit + 1` cases containing `q` among the next `SEARCH_SCAN` cases of its
+    order that pass the filters (fewer: the caller asks the word index). The window's end is found
+    along the order's index with the filters but not the scope (a member's scope is an OR the
+    index cannot follow); the window is then read along it, the scope and text tested there; only
+    the page's cases are loaded."""
+    order = [c.desc() if direction == "desc" else c.asc() for c in columns]
+    window_end = sa.select(*columns).where(*conditions).order_by(*order).offset(SEARCH_SCAN - 1).limit(1)
+    if after is not None:
+        window_end = window_end.where(_beyond(columns, direction, after))
+    end = s.execute(window_end).first()
+    window = stmt.with_only_columns(Case.id).where(search.contains(q, Case.text))
+    if end is not None:
+        window = window.where(_up_to(columns, direction, tuple(end)))
+    ids = list(s.scalars(window.order_by(*order).limit(limit + 1)))
     if not ids:
         return []
     loaded = {c.id: c for c in s.scalars(sa.select(Case).where(Case.id.in_(ids))
                                          .options(selectinload(Case.unit), selectinload(Case.group)))}
     return [loaded[i] for i in ids]
-
-
-def order_columns(order: list) -> list:
-    return [o.element for o in order]
 
 
 def _day(value: str) -> date | None:

@@ -42,7 +42,7 @@ def _names() -> dict:
 
 @bp.get("/outbox")
 def outbox_list():
-    if not may_do(g.staff, "outbox"):
+    if not may_do(g.staff, "outbox_page"):
         abort(404)
     show = request.args.get("show", "problems")
     statuses = FILTERS.get(show, FILTERS["problems"])
@@ -64,7 +64,7 @@ def outbox_list():
 
 @bp.post("/outbox/<int:message_id>/retry")
 def outbox_retry(message_id: int):
-    if not may_do(g.staff, "outbox"):
+    if not may_do(g.staff, "outbox_page"):
         abort(404)
     s = db_session()
     message = s.scalar(visible_messages(g.staff).where(OutboxMessage.id == message_id))

@@ -23,6 +23,7 @@ MIN_REASON = 4  # characters: "核实情况" at least, not an empty click
 MAX_REASON = 500
 ANONYMOUS = "没有可查看的身份信息：匿名反映"
 NOTHING_KEPT = "没有可查看的身份信息：未留存反映人身份"
+PURGED = "没有可查看的身份信息：已按保存期限清除"
 
 
 class NotAllowed(LookupError):
@@ -48,6 +49,8 @@ def nothing_to_reveal(case: Case) -> str | None:
     """Why there is nothing to reveal about `case`, or None when there is something."""
     if case.anonymity == "anonymous":
         return ANONYMOUS
+    if case.identity_purged_at is not None:
+        return PURGED
     if case.contact_name_enc is None and case.contact_phone_enc is None and (
             case.reporter is None or case.reporter.openid_enc is None):
         return NOTHING_KEPT

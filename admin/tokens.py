@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from admin import audit
 from core.app import database
-from core.cli import CommandGroup
+from core.cli import CommandGroup, command_session
 from core.db import utcnow
 from core.models import ApiToken
 
@@ -80,14 +80,9 @@ api_token_cli = CommandGroup("api-token", help="Tokens of the JSON API (/api/v1)
 @click.argument("name")
 def create_command(name: str) -> None:
     """Make a token NAME; it is printed once, as the last word of the output."""
-    with database().session() as s:
-        try:
-            token = create(s, name)
-        except TokenNameTaken:
-            raise click.ClickException(f"a live token is already named {name!r} (revoke it first)") from None
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        s.commit()
+    with command_session({TokenNameTaken: f"a live token is already named {name!r} (revoke it first)",
+                          ValueError: None}) as s:
+        token = create(s, name)
     click.echo(f"API token {name!r} created; it is shown only this once, keep it secret: {token}")
 
 
@@ -95,12 +90,8 @@ def create_command(name: str) -> None:
 @click.argument("name")
 def revoke_command(name: str) -> None:
     """Revoke the token NAME: refused from its next request on."""
-    with database().session() as s:
-        try:
-            revoke(s, name)
-        except UnknownToken:
-            raise click.ClickException(f"no live token named {name!r}") from None
-        s.commit()
+    with command_session({UnknownToken: f"no live token named {name!r}"}) as s:
+        revoke(s, name)
     click.echo(f"API token {name!r} revoked")
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, url_for
 
 from admin import deadlines
-from admin.access import card_units, may_open, visible_cases
+from admin.access import card_units, may_do, visible_cases
 from admin.blueprint import bp
 from admin.round_rules import card_rules, reminder_days
 from admin.warnings import LEVEL_NAMES, RULE_NAMES, compute_cards
@@ -58,7 +58,7 @@ def describe(reason: dict) -> str:
 def warnings():
     s = db_session()
     staff = g.staff
-    if not may_open(staff, "warnings"):
+    if not may_do(staff, "warnings"):
         abort(404)
     cards = s.execute(sa.select(UnitCard, Unit.path, Round.name).join(Unit, Unit.id == UnitCard.unit_id)
                       .join(Round, Round.id == UnitCard.round_id).where(card_units(staff))
@@ -75,7 +75,7 @@ def warnings():
     rounds = s.scalars(sa.select(Round).order_by(Round.start.desc())).all()
     settings = [(r.name, reminder_days(r.reminder_days), card_rules(r.card_rules)) for r in rounds]
     return render_template("admin/warnings.html", rows=rows, levels=LEVEL_NAMES, settings=settings,
-                           office=Role(staff.role) == Role.office_admin, campaigns=may_open(staff, "campaigns"),
+                           office=Role(staff.role) == Role.office_admin, campaigns=may_do(staff, "campaigns"),
                            notices=deadlines.unit_notices(s, staff.unit_id))
 
 

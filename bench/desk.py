@@ -27,15 +27,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import random
 import re
-import secrets
-import signal
-import string
-import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta
@@ -48,6 +43,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import DEFAULT_PG, FLASK, database_url, fresh_database, private_redis, production_env, serve, sh, stop  # noqa: E402,E501
 from core.search import terms  # noqa: E402
 
 EXAMPLES = ROOT / "routing" / "data" / "examples.csv"
@@ -334,23 +330,6 @@ def generate(db_url: str, n: int, seed: int) -> None:
 
 # ── measuring ───────────────────────────────────────────────────────────────────────────────
 
-def sh(*args: str, env: dict | None = None, stdin: str | None = None) -> str:
-    return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True, input=stdin).stdout
-
-
-def fresh_database(admin_url: str, name: str) -> str:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        c.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return database_url(admin_url, name)
-
-
-def database_url(admin_url: str, name: str) -> str:
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def count_cases(db_url: str) -> int | None:
     try:
         engine = sa.create_engine(db_url)
@@ -360,22 +339,6 @@ def count_cases(db_url: str) -> int | None:
         return None
     finally:
         engine.dispose()
-
-
-def serve(port: int, env: dict, workers: int, threads: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--threads", str(threads),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(200):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
-            return proc
-        except requests.RequestException:
-            if proc.poll() is not None:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.1)
-    raise SystemExit(f"gunicorn did not start on port {port}")
 
 
 class Desk:
@@ -499,28 +462,36 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=18091)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--db", default="mashang_desk_bench")
-    ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12"))
+    ap.add_argument("--pg", default=os.environ.get("BENCH_PG", DEFAULT_PG), help="a PostgreSQL URL to create --db from")
+    ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS"),
+                    help="a Redis of your own (default: a private redis-server on a free port)")
     a = ap.parse_args()
 
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32),
-           "IDENTITY_KEY": "bench-desk-identity-" + "k" * 20, "WECHAT_TOKEN": secrets.token_hex(16),
-           "WECHAT_APPID": "wx" + secrets.token_hex(8), "WECHAT_SECRET": secrets.token_hex(16),
-           "WECHAT_AES_KEY": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43)),
-           "REDIS_URL": a.redis, "INSTANCE_PATH": "/tmp/mashang-desk-bench", "WECHAT_API_BASE": "http://127.0.0.1:9/"}
+    redis_proc = None
+    if a.redis is None:
+        a.redis, redis_proc = private_redis()
+    try:
+        return run(a)
+    finally:
+        if redis_proc is not None:
+            stop(redis_proc)
+
+
+def run(a) -> int:
+    # The identity key stays the same from run to run: a reused database's names still decrypt.
+    env = production_env(f"/tmp/{a.db}", identity_key="bench-desk-identity-" + "k" * 20, REDIS_URL=a.redis)
     db_url = database_url(a.pg, a.db)
-    flask = [str(ROOT / ".venv/bin/flask"), "--app", "wsgi"]
     if a.reuse and count_cases(db_url) == a.cases:
         print(f"reusing {a.db}: {a.cases} cases")
         env["DATABASE_URL"] = db_url
-        sh(*flask, "db", "upgrade", env=env)  # a migration added since (e.g. an index) is applied
+        sh(*FLASK, "db", "upgrade", env=env)  # a migration added since (e.g. an index) is applied
     else:
         db_url = fresh_database(a.pg, a.db)
         env["DATABASE_URL"] = db_url
-        sh(*flask, "db", "upgrade", env=env)
-        sh(*flask, "deploy", "load", "deploy/demo.yaml", env=env)
+        sh(*FLASK, "db", "upgrade", env=env)
+        sh(*FLASK, "deploy", "load", "deploy/demo.yaml", env=env)
         for login in LOGINS:
-            sh(*flask, "staff", "password", login, env=env, stdin=PASSWORD + "\n")
+            sh(*FLASK, "staff", "password", login, env=env, stdin=PASSWORD + "\n")
         print(f"generating {a.cases} cases into {a.db}", flush=True)
         t = time.monotonic()
         generate(db_url, a.cases, a.seed)
@@ -532,12 +503,11 @@ def main() -> int:
     redis.Redis.from_url(a.redis).flushdb()  # login limits of an earlier run
     print(f"gunicorn --workers {a.workers} --threads {a.threads}, APP_ENV=production; one request at a time; "
           f"each request once to warm up, then {a.repeat} times (case pages {max(1, a.repeat // 4)} times each)")
-    proc = serve(a.port, env, a.workers, a.threads)
+    proc = serve("wsgi:app", a.port, env, a.workers, a.threads)
     try:
         samples = measure(f"http://127.0.0.1:{a.port}", db_url, a.repeat, a.deep)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        stop(proc)
     print(f"RESULT cases={a.cases} inbox_p95_ms={p95(samples['inbox']):.0f} "
           f"search_p95_ms={p95(samples['search']):.0f} case_p95_ms={p95(samples['case']):.0f}")
     return 0

@@ -19,54 +19,21 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import string
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import DEFAULT_PG, FLASK, aes_key, fresh_database, private_redis, production_env, serve, sh, stop  # noqa: E402,E501
+
 WXLOAD = ROOT.parent / "shared" / "bench" / "wxload.py"
 PY = sys.executable
 # Made per run, as a deployment's are (APP_ENV=production refuses weak or sample values).
-TOKEN, APPID = secrets.token_hex(16), "wx" + secrets.token_hex(8)
-AES = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
-
-
-def sh(*args: str, env: dict | None = None) -> str:
-    return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def fresh_database(admin_url: str, name: str) -> str:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        c.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def serve(app: str, port: int, env: dict, workers: int, threads: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--threads", str(threads),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app],
-        cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/wechat", timeout=0.5)
-            return proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise SystemExit(f"{app} did not start on port {port}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=20)
+TOKEN, APPID, AES = secrets.token_hex(16), "wx" + secrets.token_hex(8), aes_key()
 
 
 def load(port: int, a) -> dict[str, float]:
@@ -86,7 +53,7 @@ def load(port: int, a) -> dict[str, float]:
 
 def measure(label: str, app: str, port: int, env: dict, a) -> dict[str, float]:
     print(f"{label}:", end=" ", flush=True)
-    proc = serve(app, port, env, a.workers, a.threads)
+    proc = serve(app, port, env, a.workers, a.threads, probe="/wechat")
     try:
         return load(port, a)
     finally:
@@ -118,8 +85,9 @@ def main() -> int:
     ap.add_argument("-c", "--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13"))
+    ap.add_argument("--pg", default=os.environ.get("BENCH_PG", DEFAULT_PG))
+    ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS"),
+                    help="a Redis of your own (default: a private redis-server on a free port)")
     ap.add_argument("--wxload", type=Path, default=WXLOAD)
     a = ap.parse_args()
     if not shutil.which("wrk"):
@@ -127,22 +95,30 @@ def main() -> int:
     if not a.wxload.exists():
         raise SystemExit(f"load driver not found: {a.wxload} (the shared bench/wxload.py)")
 
+    redis_proc = None
+    if a.redis is None:
+        a.redis, redis_proc = private_redis()
+    else:
+        import redis
+
+        redis.Redis.from_url(a.redis).flushdb()
+    try:
+        return run(a)
+    finally:
+        if redis_proc is not None:
+            stop(redis_proc)
+
+
+def run(a) -> int:
     db_url = fresh_database(a.pg, "mashang_bench")
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32),
-           "IDENTITY_KEY": secrets.token_urlsafe(32), "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID,
-           "WECHAT_SECRET": secrets.token_hex(16), "WECHAT_AES_KEY": AES,
-           "DATABASE_URL": db_url, "REDIS_URL": a.redis, "INSTANCE_PATH": "/tmp/mashang-bench",
-           "WECHAT_API_BASE": "http://127.0.0.1:9/"}
-    flask = [str(ROOT / ".venv/bin/flask"), "--app", "wsgi"]
-    sh(*flask, "db", "upgrade", env=env)
-    sh(*flask, "deploy", "load", "deploy/demo.yaml", env=env)
+    env = production_env("/tmp/mashang-bench", token=TOKEN, appid=APPID, aes=AES, DATABASE_URL=db_url,
+                         REDIS_URL=a.redis)
+    sh(*FLASK, "db", "upgrade", env=env)
+    sh(*FLASK, "deploy", "load", "deploy/demo.yaml", env=env)
     engine = sa.create_engine(db_url)
     with engine.begin() as c:
         c.execute(sa.text("CREATE TABLE bench_pushes (key text PRIMARY KEY)"))
     engine.dispose()
-    import redis
-
-    redis.Redis.from_url(a.redis).flushdb()
 
     print(f"gunicorn --workers {a.workers} --threads {a.threads}; wrk -c {a.connections} -d {a.duration}; "
           f"{a.n} distinct pushes, AES mode")

@@ -26,11 +26,12 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
     commands, periodic jobs: `jobs().every(...)`)."""
     settings = settings or Settings.from_env()
     app = Flask("mashang", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent))
-    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing, JSON_AS_ASCII=False,
+    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
                       # The session cookie (the desk's login, forms' CSRF tokens): never read by
                       # scripts, not sent on other sites' posts, HTTPS only once deployed.
                       SESSION_COOKIE_NAME="mashang_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.env not in NOT_DEPLOYED)
+    app.json.ensure_ascii = False  # JSON answers keep Chinese readable (no \u escapes)
     make_private(settings)  # umask 077; instance/ and the media folder 0700, a SQLite file 0600
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,6 +42,9 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
     app.extensions["jobs"] = Jobs(app, settings)
     app.extensions["limiter"] = RateLimiter(limiter_secret(settings.secret_key), app.extensions["db"].engine,
                                             app.extensions["jobs"].redis)
+    # Every session knows the product it belongs to (`of_session`): services called outside a
+    # request (jobs, commands, tests) reach its settings and jobs without Flask's context.
+    app.extensions["db"].sessionmaker.configure(info={PRODUCT: app})
     app.teardown_appcontext(_close_session)
 
     from core.cli import db_cli, jobs_cli
@@ -56,6 +60,14 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
         return {"ok": True}
 
     return app
+
+
+PRODUCT = "mashang.app"
+
+
+def of_session(s: Session) -> Flask:
+    """The app whose database made session `s` (else the current one)."""
+    return s.info.get(PRODUCT) or current_app._get_current_object()
 
 
 def settings() -> Settings:

@@ -1,6 +1,8 @@
 """`flask db ...` (Alembic) and `flask jobs ...` (RQ worker and cron)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -38,6 +40,26 @@ class CommandGroup(AppGroup):
             if _schema_missing(exc):
                 raise click.ClickException(SCHEMA_HINT) from None
             raise
+
+
+Refusal = str | Callable[[Exception], str] | None
+
+
+@contextmanager
+def command_session(refusals: Mapping[type[Exception], Refusal] | None = None) -> Iterator:
+    """A command's database session, committed when its work is done. An exception of a type in
+    `refusals` ends the command with one line instead of a traceback: the message given, made
+    from the exception by a function, or (None) the exception's own words. Nothing is committed."""
+    from core.app import database
+
+    refusals = refusals or {}
+    with database().session() as s:
+        try:
+            yield s
+        except tuple(refusals) as exc:
+            message = next(m for kind, m in refusals.items() if isinstance(exc, kind))
+            raise click.ClickException(message(exc) if callable(message) else message or str(exc)) from None
+        s.commit()
 
 
 jobs_cli = CommandGroup("jobs", help="Background jobs (RQ).")

@@ -47,9 +47,9 @@ def notify_case(s: Session, case: Case, purpose: str, text: str,
     """`text` to the citizens of `case`: its own reporter and those of the cases merged into it
     (at any depth), each message about their own case with a link to it (`link_path` overrides
     the link for the main case's reporter). A person who reported several of them hears once."""
-    from core.app import settings
+    from core.app import of_session
 
-    secret = settings().secret_key
+    secret = of_session(s).extensions["settings"].secret_key
     s.flush()
     rows, seen = [], set()
     for each in [case, *_merged_into(s, case)]:
@@ -78,11 +78,11 @@ def _deliver_after_commit(s: Session) -> None:
     if s.info.get(_KICK):
         return
     s.info[_KICK] = True
-    from core.app import jobs
+    from core.app import of_session
     from intake.delivery import deliver
 
     event.listen(s, "after_commit", lambda session: session.info.pop(_KICK, None), once=True)
-    jobs().after_commit(s, deliver)
+    of_session(s).extensions["jobs"].after_commit(s, deliver)
 
 
 def retry(s: Session, message: OutboxMessage) -> bool:

@@ -6,7 +6,6 @@ applies a decision to a stored case, once. Runs without Flask: the caller passes
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -56,9 +55,8 @@ class Router:
         self.taxonomy = taxonomy
 
     def decide(self, s: Session, text: str, qr: QrCode | None = None,
-               location: tuple[float, float] | None = None, today: date | None = None,
-               gaz: Gazetteer | None = None) -> Decision:
-        today = today or clock.today()
+               location: tuple[float, float] | None = None, gaz: Gazetteer | None = None) -> Decision:
+        today = clock.today()
         gaz = gaz or Gazetteer.load(s)
         evidence: dict = {"model_version": self.model.version}
         if qr is not None and qr.retired_at is not None:
@@ -124,20 +122,19 @@ class Router:
                         group.id if group else None)
 
 
-def route_case(s: Session, router: Router, case_id: int, now: datetime | None = None) -> Decision | None:
+def route_case(s: Session, router: Router, case_id: int) -> Decision | None:
     """Route a stored case once: labels, unit, group, assignee, cluster, priority, evidence and a
     CaseEvent. A case already routed is left alone (the job may run twice). A person's decision
     wins over a late routing job: once staff acted on the case (assigned, corrected, moved it),
     routing only records its advice in the evidence."""
-    now = now or utcnow()
+    now = utcnow()
     case = s.get(Case, case_id, with_for_update=True)
     if case is None or case.routed_at is not None:
         return None
     location = s.execute(sa.select(Attachment.lat, Attachment.lng).where(
         Attachment.case_id == case.id, Attachment.kind == "location").limit(1)).first()
     gaz = Gazetteer.load(s)
-    decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None,
-                             clock.today(now), gaz)
+    decision = router.decide(s, case.text, case.qr_code, tuple(location) if location else None, gaz)
     case.routed_at, case.model_version = now, router.model.version
     if _staff_acted(s, case):
         decision.evidence["staff_first"] = "staff acted before routing: advice only, nothing changed"

@@ -34,7 +34,7 @@ from core.settings import Settings
 from fakewechat.server import create_fake_app, run_in_thread
 from core import clock as beijing
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["tests.services", "tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "deploy" / "demo.yaml"
@@ -234,29 +234,6 @@ def round_dates(db):
                    .values(start=date.fromisoformat(start), end=date.fromisoformat(end)))
         db.commit()
     return set_dates
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium through playwright, one for the session: playwright's sync API runs one
-    instance per thread, so every browser test (the desk's, the mobile page's) shares it."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import launch
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_server(app):
-    from tests.browser import serve
-
-    base, stop = serve(app)
-    yield base
-    stop()
 
 
 @pytest.fixture

@@ -129,6 +129,22 @@ def test_one_case_with_its_public_timeline_only(client, db, token):
     assert missing.status_code == 404 and missing.json["error"] == "not_found"
 
 
+def test_errors_are_json_and_chinese_is_readable(client, db, token):
+    case = make_case(db, "白沙村路灯坏了", status=S.handed_over, handed_to="青石镇/白沙村")
+    body = get(client, f"/api/v1/cases/{case.tracking_no}", token).get_data()
+    assert "青石镇/白沙村".encode() in body and b"\\u" not in body  # UTF-8, not \u escapes
+    for url, status, code in (("/api/v1/nothing-here", 404, "not_found"), ("/api/v1", 404, "not_found"),
+                              ("/api/v1/cases/XC1/extra", 404, "not_found")):
+        r = get(client, url, token)
+        assert (r.status_code, r.mimetype, r.json["error"]) == (status, "application/json", code), url
+    r = client.post("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.mimetype, r.json["error"]) == (405, "application/json", "method_not_allowed")
+    assert "GET" in r.headers["Allow"]
+    r = client.get("/api/v1/cases")  # no token
+    assert (r.status_code, r.mimetype, r.json["error"]) == (401, "application/json", "invalid_token")
+    assert client.get("/admin/no-such-page").mimetype == "text/html"  # the desk's errors stay pages
+
+
 def test_no_reporter_identity_in_any_answer(app, client, db, token):
     from intake.cases import _reporter
 

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from core.models.case import CaseStatus as S
+from tests.browser import SCREENS
 from tests.desk import PASSWORD, make_case, with_passwords
 
 pytestmark = pytest.mark.needs_browser
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.needs_browser
 REPORTER_NAME, REPORTER_PHONE = "赵大妈", "13912345678"  # the named reporter: encrypted, never shown
 TEXT_PHONE = "13800138000"  # a phone in the citizen's text: redacted for the unit
 
-SCREENS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+# The fixtures chromium, live_server, screen (laptop, phone) and page_for are tests/browser.py's.
 
 
 @pytest.fixture
@@ -41,28 +42,6 @@ def cases(app, db):
 # What each role's inbox lists (of the cases above).
 INBOX = {"lizhuren": {"handed", "lamp", "g2", "clue", "office"}, "li": {"handed", "lamp", "clue"},
          "baisha": {"handed"}, "jw": {"clue"}, "audit": set()}
-
-
-@pytest.fixture(params=list(SCREENS))
-def screen(request):
-    return request.param
-
-
-@pytest.fixture
-def page_for(chromium, live_server):
-    from tests.browser import log_in, new_page
-
-    pages = []
-
-    def make(login: str, screen: str):
-        page = new_page(chromium, SCREENS[screen], live_server)
-        pages.append(page)
-        log_in(page, login, PASSWORD)
-        return page
-
-    yield make
-    for page in pages:
-        page.context.close()
 
 
 def listed(page) -> set[str]:

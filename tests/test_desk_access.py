@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from admin.access import AFTER_HANDOVER, may, permissions, visible_cases
+from admin.access import AFTER_HANDOVER, RULES, may, may_do, permissions, visible_cases
 from core.lifecycle import UNDISPOSED
 from core.models import Attachment, Case, CaseEvent
 from core.models.case import CaseStatus as S
@@ -25,6 +25,18 @@ def expected_see(login: str, status: S) -> bool:
     return False  # wang (another group), jw (no transfer), audit (no case text ever)
 
 
+# Who reads what of a case within their scope (the unit: its image, never a voice or a place;
+# the reporter: the office, and the leader of the case's own group).
+READING = {"labels": OFFICE | G1, "cluster": OFFICE | G1, "image": OFFICE | G1 | {"baisha"},
+           "location": OFFICE | G1, "evidence": OFFICE | G1 | {"baisha"}, "reveal": OFFICE | {"zhang"},
+           "outbox": OFFICE | G1}  # the messages to the case's citizens, never who they went to
+# Pages and forms about no one case: who may open them.
+PAGES = {"enter_case": OFFICE | G1 | G2, "use_templates": OFFICE | G1 | G2, "edit_templates": OFFICE,
+         "reconciliation": OFFICE | {"jw"}, "audit_log": OFFICE | {"audit"}, "statistics": OFFICE | {"audit"},
+         "warnings": OFFICE | G1 | G2 | {"baisha"}, "campaigns": OFFICE, "outbox_page": OFFICE | G1 | G2,
+         "outbox_no_case": OFFICE}
+
+
 @pytest.mark.parametrize("status", list(S))
 def test_each_role_and_state_against_may(db, status):
     case = make_case(db, "村里低保名额有问题", status=status, handed_to="青石镇/白沙村")
@@ -37,8 +49,29 @@ def test_each_role_and_state_against_may(db, status):
         assert may(member, "internal_events", case) is (see and login != "baisha"), (login, status)
         assert may(member, "voice", case) is (see and login != "baisha")
         assert may(member, "assign", case) is (login in OFFICE | G1 and status in UNDISPOSED), (login, status)
+        for action in READING:
+            assert may(member, action, case) is (see and login in READING[action]), (login, action, status)
         assert (case.id in set(db.scalars(visible_cases(member).with_only_columns(Case.id)))) is see
         assert ("see" in permissions(db, member, case)) is see
+
+
+def test_pages_about_no_case(db):
+    for login in LOGINS:
+        member = staff(db, login)
+        for action, allowed in PAGES.items():
+            assert may_do(member, action) is (login in allowed), (login, action)
+    with pytest.raises(ValueError):
+        may_do(staff(db, "lizhuren"), "reveal")  # about a case: may() decides it
+    with pytest.raises(ValueError):
+        may(staff(db, "lizhuren"), "audit_log", make_case(db, "道路坏了"))
+
+
+def test_every_rule_is_enumerated():
+    """Each rule of the one table is checked role by role, here or in test_desk_actions."""
+    from tests.test_desk_actions import ACTIONS as WORK
+
+    here = {"see", "read_text", "read_redacted", "internal_events", "voice", "assign", *READING, *PAGES}
+    assert set(RULES) == here | set(WORK)
 
 
 def test_commission_sees_transferred_clues_only(db):
@@ -236,3 +269,32 @@ def test_bulk_assign_moves_each_case_and_keeps_the_conflict_rule(client, db, sce
     assert "须回避" in client.get(page.headers["Location"]).get_data(as_text=True)
     db.expire_all()
     assert db.get(Case, office_case.id).assignee_id is None
+
+
+def test_a_filter_on_another_group_is_answered_without_a_query(db):
+    from admin.listing import Filters, inbox_page
+    from core.models import Group
+
+    g1, g2 = (db.scalar(sa.select(Group.id).where(Group.code == code)) for code in ("G1", "G2"))
+    theirs = make_case(db, "石门村水渠堵了", unit="柳溪镇/石门村", group="G2")
+    ours = make_case(db, "白沙村路灯坏了")
+    given = make_case(db, "邻居借钱不还", unit=None, group=None)
+    li = staff(db, "li")
+    given.assignee_id = li.id
+    db.commit()
+    statements = []
+    engine = db.get_bind()
+
+    def count(*_args):
+        statements.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert inbox_page(db, li, Filters(group=str(g2))).cases == []
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
+    assert [c.id for c in inbox_page(db, li, Filters(group=str(g1))).cases] == [ours.id]
+    # The office queue is not decided from the values: the office gives its cases to any group.
+    assert [c.id for c in inbox_page(db, li, Filters(group="office")).cases] == [given.id]
+    assert [c.id for c in inbox_page(db, staff(db, "lizhuren"), Filters(group=str(g2))).cases] == [theirs.id]

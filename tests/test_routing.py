@@ -411,10 +411,11 @@ def test_the_nightly_retrain_may_run_for_hours(app, monkeypatch):
     assert app.test_cli_runner().invoke(args=["jobs", "cron"]).exit_code == 0
     # Every feature registered its periodic jobs (core names none of them but its own).
     from admin.deadlines import remind_due_handovers
+    from admin.retention import purge_identities
     from admin.warnings import refresh_cards
     from core.ratelimit import purge_rate_counters
 
     assert set(registered) >= {requeue_pending_media, requeue_unrouted, sweep_drafts, purge_pushes,
                                purge_orphan_media, retrain_if_changed, purge_rate_counters, remind_due_handovers,
-                               refresh_cards}
+                               refresh_cards, purge_identities}
     assert registered[retrain_if_changed] >= 3600  # RQ's default 180 s would kill a big retrain

@@ -49,6 +49,8 @@ class Case(Base):
         # The desk's keyset pages: newest first, or by priority then newest.
         sa.Index("ix_cases_created_at_id", "created_at", "id"),
         sa.Index("ix_cases_priority_created_at_id", "priority", "created_at", "id"),
+        # A status filter's pages and its search window (closed cases lie far below the newest).
+        sa.Index("ix_cases_status_created_at_id", "status", "created_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_no: Mapped[str | None] = mapped_column(sa.String(24), unique=True)  # 受理编号
@@ -59,6 +61,8 @@ class Case(Base):
     # 实名: the name and phone given with this report, encrypted like all identity.
     contact_name_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     contact_phone_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # When the reporter's identity was purged after the retention period (the case stays).
+    identity_purged_at: Mapped[datetime | None]
     channel: Mapped[str] = mapped_column(sa.String(16))  # wechat | h5 | meeting | letter | phone | visit
     text: Mapped[str] = mapped_column(sa.Text)
     summary: Mapped[str] = mapped_column(sa.String(200))

@@ -25,6 +25,8 @@ class Office(Base):
     mailbox: Mapped[str | None] = mapped_column(sa.String(100))
     email: Mapped[str | None] = mapped_column(sa.String(100))
     commission_name: Mapped[str | None] = mapped_column(sa.String(100))  # 纪委监委, receives clues
+    # 保存期限: a finished case's reporter identity is purged this many days after it closed.
+    identity_retention_days: Mapped[int] = mapped_column(default=180, server_default="180")
 
 
 class Round(Base):
