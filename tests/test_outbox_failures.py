@@ -204,10 +204,11 @@ def test_the_fake_pushes_receipts_to_the_webhook_as_wechat_does(app, db, fake_we
 
         def settled():
             return all(r.receipt for r in rows(db))
-        for _ in range(100):
+        import time
+
+        for _ in range(300):  # the fake pushes from a thread of its own
             if settled():
                 break
-            import time
             time.sleep(0.1)
     finally:
         stop()

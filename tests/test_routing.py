@@ -391,6 +391,7 @@ def test_a_poster_left_up_after_its_round_sends_reports_to_the_office(app, db, c
 def test_the_nightly_retrain_may_run_for_hours(app, monkeypatch):
     import rq.cron
 
+    from intake.delivery import reap
     from intake.jobs import purge_orphan_media, purge_pushes, requeue_pending_media, sweep_drafts
     from routing.jobs import requeue_unrouted, retrain_if_changed
 
@@ -415,7 +416,7 @@ def test_the_nightly_retrain_may_run_for_hours(app, monkeypatch):
     from admin.warnings import refresh_cards
     from core.ratelimit import purge_rate_counters
 
-    assert set(registered) >= {requeue_pending_media, requeue_unrouted, sweep_drafts, purge_pushes,
+    assert set(registered) == {requeue_pending_media, requeue_unrouted, sweep_drafts, purge_pushes,
                                purge_orphan_media, retrain_if_changed, purge_rate_counters, remind_due_handovers,
-                               refresh_cards, purge_identities}
+                               refresh_cards, purge_identities, reap}
     assert registered[retrain_if_changed] >= 3600  # RQ's default 180 s would kill a big retrain
