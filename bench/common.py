@@ -30,7 +30,7 @@ def production_env(instance: str, token: str | None = None, appid: str | None = 
             "IDENTITY_KEY": identity_key or secrets.token_urlsafe(32), "WECHAT_TOKEN": token or secrets.token_hex(16),
             "WECHAT_APPID": appid or "wx" + secrets.token_hex(8), "WECHAT_SECRET": secrets.token_hex(16),
             "WECHAT_AES_KEY": aes or aes_key(), "INSTANCE_PATH": instance, "WECHAT_API_BASE": "http://127.0.0.1:9/",
-            **more}
+            "PUBLIC_URL": "https://xuncha.example.gov.cn", "WECHAT_TEMPLATE_ID": "bench-case-update", **more}
 
 
 def aes_key() -> str:
