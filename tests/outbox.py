@@ -41,3 +41,16 @@ def fake(fake_url: str, control: str, **body) -> dict:
     r = requests.post(f"{fake_url}/_fake/{control}", json=body, timeout=5)
     r.raise_for_status()
     return r.json()
+
+
+def queued(app, db, fake_wechat, n: int, wrote_hours_ago: float | None = None, prefix: str = "oQUEUED") -> list[Reporter]:
+    """`n` reporters, each with one status message queued (`intake.outbox.queue`)."""
+    from intake import outbox
+
+    vault = app.extensions["vault"]
+    reps = [reporter(db, vault, f"{prefix}{i:020d}", fake_wechat, wrote_hours_ago) for i in range(n)]
+    with app.app_context():
+        for i, rep in enumerate(reps):
+            outbox.queue(db, reporter_id=rep.id, purpose="status", text=f"消息{i}")
+    db.commit()
+    return reps

@@ -14,19 +14,14 @@ import sqlalchemy as sa
 from core.db import utcnow
 from core.models import OutboxMessage
 from intake import delivery, outbox
-from tests.outbox import delivered, fake, reporter, rows
+from tests.outbox import delivered, fake, queued, rows
 
 SEND_TEMPLATE, SEND_TEXT = "/cgi-bin/message/template/send", "/cgi-bin/message/custom/send"
 
 
 def _queue(app, db, fake_wechat, n, wrote_hours_ago=None, prefix="oFAIL"):
-    vault = app.extensions["vault"]
-    reps = [reporter(db, vault, f"{prefix}{i:023d}", fake_wechat, wrote_hours_ago) for i in range(n)]
-    with app.app_context():
-        for i, rep in enumerate(reps):
-            outbox.queue(db, reporter_id=rep.id, purpose="status", text=f"消息{i}")
-    db.commit()
-    return reps
+    return queued(app, db, fake_wechat, n, wrote_hours_ago, prefix)
+
 
 
 def _counts(fake_wechat) -> dict[str, int]:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from intake import delivery, outbox
-from tests.outbox import delivered, fake, reporter, rows
+from tests.outbox import delivered, fake, queued, rows
 from tests.workers import kill_worker, start_worker, stop_worker
 
 pytestmark = [pytest.mark.needs_redis, pytest.mark.needs_postgres]
@@ -19,12 +19,8 @@ SEND = {"custom": "/cgi-bin/message/custom/send", "template": "/cgi-bin/message/
 
 
 def _queue(app, db, fake_wechat, n, wrote_hours_ago=None):
-    vault = app.extensions["vault"]
-    reps = [reporter(db, vault, f"oWORKER{i:020d}", fake_wechat, wrote_hours_ago) for i in range(n)]
-    with app.app_context():
-        for i, rep in enumerate(reps):
-            outbox.queue(db, reporter_id=rep.id, purpose="status", text=f"消息{i}")
-    db.commit()
+    return queued(app, db, fake_wechat, n, wrote_hours_ago, "oWORKER")
+
 
 
 def _counts(fake_wechat):
