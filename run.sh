@@ -14,6 +14,8 @@ PORT=${PORT:-5000}
 FAKE_WECHAT_PORT=${FAKE_WECHAT_PORT:-8808}
 # The fake API's address is derived here, so both ports can be moved; exported values win over .env.
 export WECHAT_API_BASE=${WECHAT_API_BASE:-http://127.0.0.1:$FAKE_WECHAT_PORT}
+# Links in messages to citizens (template messages, 查看详情) point at this server.
+export PUBLIC_URL=${PUBLIC_URL:-http://127.0.0.1:$PORT}
 FLASK=".venv/bin/flask --app wsgi"
 mkdir -p instance
 chmod 700 instance
