@@ -102,13 +102,17 @@ def template_receipt(s: Session, openid_hash: str, msgid: int, status: str) -> O
     """WeChat's TEMPLATESENDJOBFINISH for a template message to the reporter with `openid_hash`.
     A msgid we recorded names its row; an unknown one belongs to the recipient's one template
     message in flight (sent by a worker that died, or has not yet recorded it). Not committed."""
-    row = s.scalar(sa.select(OutboxMessage).join(Reporter, Reporter.id == OutboxMessage.reporter_id)
-                   .where(OutboxMessage.msgid == msgid, Reporter.openid_hash == openid_hash))
+    by_msgid = (sa.select(OutboxMessage).join(Reporter, Reporter.id == OutboxMessage.reporter_id)
+                .where(OutboxMessage.msgid == msgid, Reporter.openid_hash == openid_hash))
+    row = s.scalar(by_msgid)
     if row is None:
         row = s.scalar(sa.select(OutboxMessage).join(Reporter, Reporter.id == OutboxMessage.reporter_id)
                        .where(Reporter.openid_hash == openid_hash, OutboxMessage.status == O.sending.value,
                               OutboxMessage.via == "template")
                        .with_for_update())
+        if row is None:
+            # The worker recorded it (msgid and all) while we waited for its lock: read it again.
+            row = s.scalar(by_msgid)
         if row is None:
             return None
     now = utcnow()
