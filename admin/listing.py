@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.sql import operators
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from admin.access import holds_no_case_of_group, visible_cases
 from core import clock, search
@@ -115,10 +115,12 @@ def _conditions(s: Session, f: Filters) -> list[sa.ColumnElement[bool]]:
     if f.priority.lstrip("-").isdigit():
         out.append(Case.priority >= int(f.priority))
     if f.overdue:  # the case's running (latest) handover is past due (admin.deadlines)
-        later = aliased(Handover)
-        latest = sa.select(sa.func.max(later.id)).where(later.case_id == Handover.case_id).scalar_subquery()
-        out.append(sa.exists().where(Handover.case_id == Case.id, Handover.id == latest,
-                                     Handover.due_on < clock.today()))
+        # A scalar subquery, not EXISTS(... id = max(id)): PostgreSQL guesses that correlated
+        # pair matches a handful of cases and sorts all the group's handed-over cases; this it
+        # reads along the page's order (bench/desk.py: 245 → 75 ms at a million cases).
+        running_due = (sa.select(Handover.due_on).where(Handover.case_id == Case.id)
+                       .order_by(Handover.id.desc()).limit(1).scalar_subquery())
+        out.append(running_due < clock.today())
         out.append(Case.status == S.handed_over.value)
     if f.escalated:
         out.append(Case.id.in_(escalated_case_ids()))
