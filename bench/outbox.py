@@ -8,8 +8,8 @@ killed half-way, each message checked to have arrived exactly once.
    encrypted as the product keeps them), most of whom wrote within 48 hours (their conversation's
    hour, and the fake told too) and `--template-share` of whom did not; N outbox rows, four per
    reporter, interleaved, each text naming its row ("bench #<id>").
-2. The fake WeChat API (its own process, under gunicorn), the product's webhook (gunicorn, for the template
-   receipts the fake pushes back), and two `flask jobs worker` processes on the given Redis
+2. The fake WeChat API (its own process, under gunicorn), the product's webhook (gunicorn, in
+   safe (AES) mode as deployed, for the template receipts the fake pushes back), and two `flask jobs worker` processes on the given Redis
    (a database number of its own, flushed); the lease is 10 s, the receipt window 20 s.
 3. Two delivery jobs are queued and the clock starts; the cron's `reap` runs every 2 s (the
    product runs it every minute). When half the messages are sent, one worker and its work
@@ -45,6 +45,7 @@ from tests.workers import kill_worker, start_worker, stop_worker  # noqa: E402
 
 DB_NAME = "mashang_outbox_bench"
 APPID, SECRET, TOKEN = "wxbench0000000001", "benchsecret", "benchtoken"
+AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # safe mode, as a deployment runs (a 43-character key)
 PER_REPORTER = 4  # WeChat allows 5 customer-service messages per window
 
 
@@ -67,7 +68,7 @@ def main() -> None:
            "SECRET_KEY": secrets.token_urlsafe(32), "IDENTITY_KEY": secrets.token_urlsafe(32),
            "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET, "WECHAT_API_BASE": fake,
            "OUTBOX_LEASE_SECONDS": "10", "OUTBOX_RECEIPT_SECONDS": "20", "JOB_RETRY_INTERVALS": "1,2,5",
-           "PUSH_MAX_AGE": "3600"}
+           "PUSH_MAX_AGE": "3600", "WECHAT_AES_KEY": AES}
     os.environ.update(env)
     procs = []
     try:
@@ -83,7 +84,8 @@ def main() -> None:
         _wait(f"{fake}/_fake/stats")
         _wait(f"http://127.0.0.1:{web_port}/healthz")
         requests.post(f"{fake}/_fake/config", json={"template_daily_quota": 10**9}, timeout=5)
-        requests.post(f"{fake}/_fake/webhook", json={"url": f"http://127.0.0.1:{web_port}/wechat", "token": TOKEN},
+        requests.post(f"{fake}/_fake/webhook", json={"url": f"http://127.0.0.1:{web_port}/wechat", "token": TOKEN,
+                                                         "aes_key": AES, "appid": APPID},
                       timeout=5)
         from product import create_app
 

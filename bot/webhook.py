@@ -170,7 +170,6 @@ def _template_receipt(v, msg) -> None:
     it the same way). Not the citizen's message: the 48-hour window does not move."""
     msgid = str(msg._data.get("MsgID") or "")
     if msgid.isdigit() and len(msgid) <= 20:
-        s = db_session()
-        outbox.template_receipt(s, v.openid_hash(msg.source), int(msgid), str(msg._data.get("Status") or "")[:40])
-        s.commit()
+        with database().engine.begin() as conn:
+            outbox.template_receipt(conn, v.openid_hash(msg.source), int(msgid), str(msg._data.get("Status") or ""))
     return None

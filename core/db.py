@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -116,6 +116,40 @@ class Database:
             if fairy.is_valid:
                 dbapi.autocommit = False
             fairy.close()
+
+    def commit_then(self, conn: sa.Connection, action: Callable[[], None]) -> None:
+        """Commit `conn`'s transaction and run `action` the moment the COMMIT has been written
+        to PostgreSQL, before its answer is read; then wait for that answer (raising if the commit
+        failed). A process that dies in between leaves the commit done or not, and `action` done
+        or not, with only `action`'s own few writes between the two (`intake.delivery`). On
+        SQLite: commit, then `action`."""
+        if self.engine.dialect.name != "postgresql":
+            conn.commit()
+            action()
+            return
+        from psycopg import generators
+        from psycopg.pq import ExecStatus
+
+        dbapi = conn.connection.driver_connection
+        pg = dbapi.pgconn
+        try:
+            with dbapi.lock:
+                pg.send_query(b"COMMIT")
+                dbapi.wait(generators.send(pg))
+                try:
+                    action()
+                finally:
+                    results = dbapi.wait(generators.fetch_many(pg))
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            conn.invalidate(exc)
+            raise sa.exc.DBAPIError.instance("COMMIT", None, exc, self.engine.dialect.loaded_dbapi.Error,
+                                             hide_parameters=True, connection_invalidated=True) from exc
+        failed = [r for r in results if r.status != ExecStatus.COMMAND_OK or r.command_status != b"COMMIT"]
+        if failed:
+            message = failed[0].error_message.decode(errors="replace").strip()
+            conn.invalidate()
+            raise sa.exc.OperationalError("COMMIT", None, RuntimeError(message or "COMMIT failed"))
+        conn.commit()  # the driver sees no transaction left and sends nothing; SQLAlchemy's ends
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -19,8 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from core.models import Case, Reporter
-from core.models.outbox import IN_FLIGHT, OutboxMessage, OutboxPurpose, OutboxStatus as O
+from core.models import Case
+from core.models.outbox import OutboxMessage, OutboxPurpose, OutboxStatus as O
 from intake.links import case_path
 
 # How a public reply asks for the rating (the bot reads the answer, the page has the form).
@@ -98,30 +98,34 @@ def retry(s: Session, message: OutboxMessage) -> bool:
     return True
 
 
-def template_receipt(s: Session, openid_hash: str, msgid: int, status: str) -> OutboxMessage | None:
-    """WeChat's TEMPLATESENDJOBFINISH for a template message to the reporter with `openid_hash`.
-    A msgid we recorded names its row; an unknown one belongs to the recipient's one template
-    message in flight (sent by a worker that died, or has not yet recorded it). Not committed."""
-    by_msgid = (sa.select(OutboxMessage).join(Reporter, Reporter.id == OutboxMessage.reporter_id)
-                .where(OutboxMessage.msgid == msgid, Reporter.openid_hash == openid_hash))
-    row = s.scalar(by_msgid)
-    if row is None:
-        row = s.scalar(sa.select(OutboxMessage).join(Reporter, Reporter.id == OutboxMessage.reporter_id)
-                       .where(Reporter.openid_hash == openid_hash, OutboxMessage.status == O.sending.value,
-                              OutboxMessage.via == "template")
-                       .with_for_update())
-        if row is None:
-            # The worker recorded it (msgid and all) while we waited for its lock: read it again.
-            row = s.scalar(by_msgid)
-        if row is None:
-            return None
-    now = utcnow()
-    row.receipt = status[:40]
-    row.msgid = msgid
-    if row.status in IN_FLIGHT:
-        row.status, row.sent_at, row.claim, row.lease_until = O.sent.value, now, None, None
-        row.last_error = None
-    if status != "success" and row.status == O.sent.value:
-        # Accepted by WeChat, then not delivered (the citizen blocked it, or WeChat failed).
-        row.status, row.last_error = O.failed.value, f"微信未送达：{status}"[:300]
-    return row
+# One statement, on PostgreSQL and SQLite: the row named by the msgid, or else the recipient's one
+# template message in flight (sent by a worker that died, or has not yet recorded its answer).
+# A worker recording its answer meanwhile holds the row: the UPDATE waits, then applies to what
+# the worker wrote (the row keeps its id): `sent` stays sent, with the receipt.
+_IN_FLIGHT = "('claimed', 'sending')"
+_RECEIPT = sa.text(f"""
+UPDATE outbox SET receipt = :receipt, msgid = :msgid,
+  last_error = CASE WHEN status IN {_IN_FLIGHT} AND :success THEN NULL
+                    WHEN status IN ('claimed', 'sending', 'sent') AND NOT :success THEN :failed
+                    ELSE last_error END,
+  sent_at = CASE WHEN status IN {_IN_FLIGHT} THEN :now ELSE sent_at END,
+  claim = CASE WHEN status IN {_IN_FLIGHT} THEN NULL ELSE claim END,
+  lease_until = CASE WHEN status IN {_IN_FLIGHT} THEN NULL ELSE lease_until END,
+  status = CASE WHEN status IN ('claimed', 'sending', 'sent') THEN (CASE WHEN :success THEN 'sent' ELSE 'failed' END)
+                ELSE status END
+WHERE id = (SELECT o.id FROM outbox o JOIN reporters r ON r.id = o.reporter_id
+            WHERE r.openid_hash = :recipient
+              AND (o.msgid = :msgid OR (o.status = 'sending' AND o.via = 'template' AND o.msgid IS NULL))
+            ORDER BY CASE WHEN o.msgid = :msgid THEN 0 ELSE 1 END LIMIT 1)
+RETURNING id""")
+
+
+def template_receipt(conn: sa.Connection, openid_hash: str, msgid: int, status: str) -> int | None:
+    """WeChat's TEMPLATESENDJOBFINISH for a template message to the reporter with `openid_hash`:
+    the row it settles becomes `sent` (with the msgid and the receipt), or `failed` when WeChat
+    accepted it and then could not deliver it (the citizen blocked it). Returns the row's id
+    (None: no such message). Not committed."""
+    status = status[:40]
+    return conn.execute(_RECEIPT, {"receipt": status, "msgid": msgid, "success": status == "success",
+                                   "failed": f"微信未送达：{status}"[:300], "now": utcnow(),
+                                   "recipient": openid_hash}).scalar()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from core.db import utcnow
 from core.models import OutboxMessage
-from intake import delivery, outbox
+from intake import delivery, outbox, sender
 from tests.outbox import delivered, fake, queued, rows
 
 SEND_TEMPLATE, SEND_TEXT = "/cgi-bin/message/template/send", "/cgi-bin/message/custom/send"
@@ -163,8 +163,8 @@ def test_a_worker_dead_between_the_send_and_the_record(app, db, fake_wechat, mak
 
     def die(self, row_id, msgid):
         raise Died()
-    monkeypatch.setattr(delivery.Sender, "_sent", die)
-    monkeypatch.setattr(delivery, "LANES", 1)  # one message in flight, as a lane has
+    monkeypatch.setattr(sender.Sender, "_sent", die)
+    monkeypatch.setattr(sender, "LANES", 1)  # one message per step
     with app.app_context(), pytest.raises(Died):
         delivery.deliver()
     monkeypatch.undo()
