@@ -113,10 +113,11 @@ UPDATE outbox SET receipt = :receipt, msgid = :msgid,
   lease_until = CASE WHEN status IN {_IN_FLIGHT} THEN NULL ELSE lease_until END,
   status = CASE WHEN status IN ('claimed', 'sending', 'sent') THEN (CASE WHEN :success THEN 'sent' ELSE 'failed' END)
                 ELSE status END
-WHERE id = (SELECT o.id FROM outbox o JOIN reporters r ON r.id = o.reporter_id
-            WHERE r.openid_hash = :recipient
-              AND (o.msgid = :msgid OR (o.status = 'sending' AND o.via = 'template' AND o.msgid IS NULL))
-            ORDER BY CASE WHEN o.msgid = :msgid THEN 0 ELSE 1 END LIMIT 1)
+WHERE id = COALESCE(
+  (SELECT o.id FROM outbox o WHERE o.msgid = :msgid AND o.reporter_id = (SELECT r.id FROM reporters r
+     WHERE r.openid_hash = :recipient) LIMIT 1),
+  (SELECT o.id FROM outbox o WHERE o.reporter_id = (SELECT r.id FROM reporters r WHERE r.openid_hash = :recipient)
+     AND o.status = 'sending' AND o.via = 'template' AND o.msgid IS NULL LIMIT 1))
 RETURNING id""")
 
 
