@@ -5,17 +5,19 @@ none lost, none doubled, or (a customer-service text, which WeChat can never con
 `unknown` for a person rather than sent twice."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-from core.db import utcnow
+from core.db import Database, utcnow
 from core.models import OutboxMessage
 from intake import delivery, outbox, sender
 from tests.outbox import delivered, fake, queued, rows
 
+_REAL_COMMIT_THEN = Database.commit_then
 SEND_TEMPLATE, SEND_TEXT = "/cgi-bin/message/template/send", "/cgi-bin/message/custom/send"
 
 
@@ -210,3 +212,47 @@ def test_the_fake_pushes_receipts_to_the_webhook_as_wechat_does(app, db, fake_we
     assert [(r.status, r.receipt, r.last_error) for r in rows(db)] == [
         ("failed", "failed:user block", "微信未送达：failed:user block")] * 2
     assert _counts(fake_wechat) == {"消息0": 1, "消息1": 1}
+
+
+def test_a_worker_dead_before_its_commit_sent_nothing(app, db, fake_wechat, monkeypatch):
+    """The step's requests are written but for their last byte; the job dies before the COMMIT
+    that records the attempts: WeChat has no whole request and the attempts were never recorded
+    (in-process the rows go straight back; a killed worker's claims go back after their lease,
+    `reap`). The next job sends each once."""
+    monkeypatch.setattr(app.extensions["jobs"], "enqueue", lambda *a, **k: True)  # this test runs the jobs
+    _queue(app, db, fake_wechat, 3, wrote_hours_ago=1)
+
+    class Died(BaseException):
+        pass
+
+    def die(self, conn, action):
+        raise Died()
+    monkeypatch.setattr(type(app.extensions["db"]), "commit_then", die)
+    with app.app_context(), pytest.raises(Died):
+        delivery.deliver()
+    monkeypatch.setattr(type(app.extensions["db"]), "commit_then", _REAL_COMMIT_THEN)
+    time.sleep(0.3)  # a request the fake could still complete would have arrived by now
+    assert delivered(fake_wechat) == []
+    assert [(r.status, r.attempts) for r in rows(db)] == [("queued", 0)] * 3
+    with app.app_context():
+        delivery.deliver()
+    assert _counts(fake_wechat) == {"消息0": 1, "消息1": 1, "消息2": 1}
+    assert [(r.status, r.attempts) for r in rows(db)] == [("sent", 1)] * 3
+
+
+def test_a_held_request_is_acted_on_only_once_released(fake_wechat):
+    """`core.held_request`: the fake (as WeChat) has nothing until the last byte; then it answers."""
+    from core.held_request import HeldRequest
+
+    requests.post(f"{fake_wechat}/_fake/reset", timeout=5)
+    token = requests.get(f"{fake_wechat}/cgi-bin/token", timeout=5, params={
+        "grant_type": "client_credential", "appid": "wxtestappid00001", "secret": "testsecret"}).json()
+    held = HeldRequest(f"{fake_wechat}/cgi-bin/", timeout=5)
+    held.begin(f"message/template/send?access_token={token.get('access_token')}",
+               {"touser": "oHELD", "template_id": "t", "data": {"keyword2": {"value": "held"}}})
+    assert delivered(fake_wechat) == []
+    held.release()
+    status, body = held.response()
+    assert status == 200 and "msgid" in body.decode()
+    assert [m["data"]["keyword2"]["value"] for m in delivered(fake_wechat)] == ["held"]
+    held.close()
