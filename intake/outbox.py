@@ -99,9 +99,12 @@ def retry(s: Session, message: OutboxMessage) -> bool:
 
 
 # One statement, on PostgreSQL and SQLite: the row named by the msgid, or else the recipient's one
-# template message in flight (sent by a worker that died, or has not yet recorded its answer).
-# A worker recording its answer meanwhile holds the row: the UPDATE waits, then applies to what
-# the worker wrote (the row keeps its id): `sent` stays sent, with the receipt.
+# message in flight (sent by a worker that died, or has not yet recorded its answer). That row
+# may still read `claimed`: a worker releases its requests while the COMMIT of their attempts is
+# on its way (`intake.sender`), and WeChat's receipt can overtake it. The UPDATE then waits for
+# that COMMIT (the worker holds the row) and applies to what it wrote, as it does when the worker
+# is recording its answer: `sent` stays sent, with the receipt. (The row is the only one in
+# flight for its recipient, and only a template has a receipt.)
 _IN_FLIGHT = "('claimed', 'sending')"
 _RECEIPT = sa.text(f"""
 UPDATE outbox SET receipt = :receipt, msgid = :msgid,
@@ -117,7 +120,8 @@ WHERE id = COALESCE(
   (SELECT o.id FROM outbox o WHERE o.msgid = :msgid AND o.reporter_id = (SELECT r.id FROM reporters r
      WHERE r.openid_hash = :recipient) LIMIT 1),
   (SELECT o.id FROM outbox o WHERE o.reporter_id = (SELECT r.id FROM reporters r WHERE r.openid_hash = :recipient)
-     AND o.status = 'sending' AND o.via = 'template' AND o.msgid IS NULL LIMIT 1))
+     AND o.status IN ('claimed', 'sending') AND (o.status = 'claimed' OR o.via = 'template') AND o.msgid IS NULL
+     LIMIT 1))
 RETURNING id""")
 
 

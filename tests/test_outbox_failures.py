@@ -256,3 +256,37 @@ def test_a_held_request_is_acted_on_only_once_released(fake_wechat):
     assert status == 200 and "msgid" in body.decode()
     assert [m["data"]["keyword2"]["value"] for m in delivered(fake_wechat)] == ["held"]
     held.close()
+
+
+@pytest.mark.needs_postgres
+def test_a_receipt_that_overtakes_its_attempts_commit_still_settles_the_row(app, db, fake_wechat):
+    """The worker releases its requests while the COMMIT of their attempts is on its way, so
+    WeChat's receipt can reach the webhook while the row still reads `claimed`: the receipt
+    waits for that COMMIT and settles the row (else, the worker dying before it records the
+    answer, the message would be sent again once the receipt window passed)."""
+    import threading
+
+    [citizen] = _queue(app, db, fake_wechat, 1)
+    app.extensions["jobs"].wait()
+    db.execute(sa.update(OutboxMessage).values(status="claimed", claim="w1", via=None, msgid=None, sent_at=None,
+                                               attempts=0, receipt=None))
+    db.commit()
+    engine = app.extensions["db"].engine
+    worker = engine.connect()  # the worker's step: the attempt marked, its COMMIT not yet done
+    worker.execute(sa.text("UPDATE outbox SET status = 'sending', via = 'template', attempts = 1 WHERE claim = 'w1'"))
+    settled = []
+    hash_ = app.extensions["vault"].openid_hash(app.extensions["vault"].decrypt(citizen.openid_enc))
+
+    def receipt():
+        with engine.begin() as conn:
+            settled.append(outbox.template_receipt(conn, hash_, 424242, "success"))
+    webhook = threading.Thread(target=receipt)
+    webhook.start()
+    webhook.join(timeout=1)
+    assert webhook.is_alive()  # waiting for the worker's row
+    worker.commit()
+    webhook.join(timeout=10)
+    worker.close()
+    [row] = rows(db)
+    assert settled == [row.id]
+    assert (row.status, row.msgid, row.receipt, row.claim) == ("sent", 424242, "success", None)
