@@ -54,7 +54,9 @@ def fill_report(page, photo, way: str) -> None:
     assert page.get_by_role("heading", name="向县委第一巡察组反映问题").is_visible()
     seen_well(page)
     page.get_by_label("要反映的问题").fill(TEXT)
+    assert page.get_by_text("选择照片", exact=True).is_visible()  # in Chinese whatever the browser's language
     page.locator("#photos").set_input_files(str(photo))
+    assert page.locator("#chosen").inner_text() == "已选择1张照片"
     page.get_by_label("地点").fill("白沙村村口")
     page.locator(f"input[name=way][value={way}]").check()
 

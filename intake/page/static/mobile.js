@@ -15,3 +15,14 @@
     }, { enableHighAccuracy: true, timeout: 10000 });
   });
 })();
+
+// The photo picker says how many photos are chosen (the native input, drawn as a button, cannot).
+(function () {
+  var input = document.getElementById("photos");
+  var said = document.getElementById("chosen");
+  if (!input || !said) { return; }
+  input.addEventListener("change", function () {
+    var n = input.files ? input.files.length : 0;
+    said.textContent = n ? "已选择" + n + "张照片" : "";
+  });
+})();
