@@ -32,8 +32,15 @@ class HeldRequest:
         parts = urlsplit(base_url)
         self.prefix = parts.path if parts.path.endswith("/") else parts.path + "/"
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        self.conn = cls(parts.hostname, parts.port, timeout=timeout)
-        self.host = parts.netloc
+        proxy = _proxy_for(base_url)
+        if proxy is None:
+            self.conn = cls(parts.hostname, parts.port, timeout=timeout)
+        elif parts.scheme == "https":  # through the proxy's CONNECT tunnel, as requests does
+            self.conn = cls(proxy.hostname, proxy.port or 8080, timeout=timeout)
+            self.conn.set_tunnel(parts.hostname, parts.port or 443)
+        else:  # a plain-HTTP proxy takes the whole URL in the request line
+            self.conn = cls(proxy.hostname, proxy.port or 8080, timeout=timeout)
+            self.prefix = f"{parts.scheme}://{parts.netloc}{self.prefix}"
         self._last: bytes | None = None
 
     def begin(self, path: str, payload: Any) -> None:
@@ -84,6 +91,18 @@ class HeldRequest:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _proxy_for(url: str):
+    """The proxy the environment names for `url` (HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as
+    `requests` reads them: offices often reach the internet only through one), or None."""
+    import urllib.request
+
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    return urlsplit(proxy if "://" in proxy else "http://" + proxy) if proxy else None
 
 
 def _dropped(sock) -> bool:

@@ -290,3 +290,56 @@ def test_a_receipt_that_overtakes_its_attempts_commit_still_settles_the_row(app,
     [row] = rows(db)
     assert settled == [row.id]
     assert (row.status, row.msgid, row.receipt, row.claim) == ("sent", 424242, "success", None)
+
+
+def test_the_outbox_goes_through_the_proxy_the_environment_names(fake_wechat, monkeypatch):
+    """An office that reaches the internet through a proxy sets HTTP(S)_PROXY, as for `requests`:
+    the held request goes through it (here a plain-HTTP proxy; HTTPS uses its CONNECT tunnel)."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    from core.held_request import HeldRequest
+
+    seen = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            seen.append(self.path)
+            target = urlsplit(self.path)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+            upstream.request("POST", f"{target.path}?{target.query}", body=body,
+                             headers={"Content-Type": self.headers["Content-Type"]})
+            answer = upstream.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        requests.post(f"{fake_wechat}/_fake/reset", timeout=5)
+        token = requests.get(f"{fake_wechat}/cgi-bin/token", timeout=5, params={
+            "grant_type": "client_credential", "appid": "wxtestappid00001", "secret": "testsecret"}).json()
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        held = HeldRequest(f"{fake_wechat}/cgi-bin/", timeout=5)
+        held.begin(f"message/template/send?access_token={token['access_token']}",
+                   {"touser": "oPROXY", "template_id": "t", "data": {"keyword2": {"value": "经代理送达"}}})
+        held.release()
+        status, _ = held.response()
+        held.close()
+    finally:
+        proxy.shutdown()
+    assert status == 200
+    assert [urlsplit(p).path for p in seen] == ["/cgi-bin/message/template/send"]
+    monkeypatch.delenv("HTTP_PROXY")
+    assert [m["data"]["keyword2"]["value"] for m in delivered(fake_wechat)] == ["经代理送达"]
