@@ -58,7 +58,9 @@ def fill_report(page, photo, way: str) -> None:
     page.locator("#photos").set_input_files(str(photo))
     assert page.locator("#chosen").inner_text() == "已选择1张照片"
     page.get_by_label("地点").fill("白沙村村口")
+    assert not page.get_by_label("姓名", exact=True).is_visible()  # asked for under 实名 only
     page.locator(f"input[name=way][value={way}]").check()
+    assert page.get_by_label("姓名", exact=True).is_visible() == (way == "named")
 
 
 def submitted(page) -> tuple[str, str | None]:
