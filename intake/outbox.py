@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.models import Case
-from core.models.outbox import OutboxMessage, OutboxPurpose, OutboxStatus as O
+from core.models.outbox import IN_FLIGHT, OutboxMessage, OutboxPurpose, OutboxStatus as O
 from intake.links import case_path
 
 # How a public reply asks for the rating (the bot reads the answer, the page has the form).
@@ -105,7 +105,7 @@ def retry(s: Session, message: OutboxMessage) -> bool:
 # that COMMIT (the worker holds the row) and applies to what it wrote, as it does when the worker
 # is recording its answer: `sent` stays sent, with the receipt. (The row is the only one in
 # flight for its recipient, and only a template has a receipt.)
-_IN_FLIGHT = "('claimed', 'sending')"
+_IN_FLIGHT = "(" + ", ".join(f"'{s}'" for s in IN_FLIGHT) + ")"
 _RECEIPT = sa.text(f"""
 UPDATE outbox SET receipt = :receipt, msgid = :msgid,
   last_error = CASE WHEN status IN {_IN_FLIGHT} AND :success THEN NULL

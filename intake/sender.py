@@ -158,9 +158,9 @@ class Sender:
         except NoAnswer as exc:
             self._unsettled(row.id, via, WeChatApiError(None, redact(str(exc)), maybe_delivered=True))
             return False
-        error = _error_of(status, body)
+        result, error = _read(status, body)
         if error is None:
-            msgid = json.loads(body).get("msgid") if via == "template" else None
+            msgid = result.get("msgid") if via == "template" else None
             self._sent(row.id, int(msgid) if msgid is not None else None)
             return False
         if error.errcode in TOKEN_ERRORS and row.id not in self.token_retried:
@@ -332,19 +332,18 @@ class Sender:
             self.conn = None
 
 
-def _error_of(status: int, body: bytes) -> WeChatApiError | None:
-    """WeChat's answer as an error (None: it was accepted)."""
+def _read(status: int, body: bytes) -> tuple[dict, WeChatApiError | None]:
+    """WeChat's answer: its JSON object, and the error it means (None: accepted)."""
     if status >= 400:
-        return WeChatApiError(None, f"HTTP {status}", http_status=status)
+        return {}, WeChatApiError(None, f"HTTP {status}", http_status=status)
     try:
         result = json.loads(body)
     except ValueError:
-        return WeChatApiError(None, "an answer that is not JSON", http_status=status)
-    errcode = result.get("errcode", 0) if isinstance(result, dict) else None
-    if errcode in (0, None) and isinstance(result, dict):
-        return None
-    return WeChatApiError(int(errcode) if errcode is not None else None, str(result.get("errmsg", ""))[:200]
-                          if isinstance(result, dict) else "unexpected answer")
+        result = None
+    if not isinstance(result, dict):
+        return {}, WeChatApiError(None, "an answer that is not a JSON object", http_status=status)
+    errcode = result.get("errcode") or 0
+    return result, (WeChatApiError(int(errcode), str(result.get("errmsg", ""))[:200]) if errcode else None)
 
 
 def _text(exc: WeChatApiError) -> str:

@@ -46,6 +46,15 @@ def _expire(db, receipt_window_passed: bool = False):
     db.commit()
 
 
+def _fresh_token(fake_wechat) -> str:
+    """The fake reset, and an access token from it (the product's credentials)."""
+    from tests.conftest import APPID, SECRET
+
+    requests.post(f"{fake_wechat}/_fake/reset", timeout=5)
+    return requests.get(f"{fake_wechat}/cgi-bin/token", timeout=5, params={
+        "grant_type": "client_credential", "appid": APPID, "secret": SECRET}).json()["access_token"]
+
+
 def _feed_receipts(make_citizen, fake_wechat):
     """Push the fake's TEMPLATESENDJOBFINISH receipts to the webhook, as WeChat does."""
     for r in requests.get(f"{fake_wechat}/_fake/receipts", timeout=5).json()["receipts"]:
@@ -244,12 +253,11 @@ def test_a_held_request_is_acted_on_only_once_released(fake_wechat):
     """`core.held_request`: the fake (as WeChat) has nothing until the last byte; then it answers."""
     from core.held_request import HeldRequest
 
-    requests.post(f"{fake_wechat}/_fake/reset", timeout=5)
-    token = requests.get(f"{fake_wechat}/cgi-bin/token", timeout=5, params={
-        "grant_type": "client_credential", "appid": "wxtestappid00001", "secret": "testsecret"}).json()
+    token = _fresh_token(fake_wechat)
     held = HeldRequest(f"{fake_wechat}/cgi-bin/", timeout=5)
-    held.begin(f"message/template/send?access_token={token.get('access_token')}",
+    held.begin(f"message/template/send?access_token={token}",
                {"touser": "oHELD", "template_id": "t", "data": {"keyword2": {"value": "held"}}})
+    time.sleep(0.3)  # a whole request would have been delivered by now
     assert delivered(fake_wechat) == []
     held.release()
     status, body = held.response()
@@ -325,14 +333,12 @@ def test_the_outbox_goes_through_the_proxy_the_environment_names(fake_wechat, mo
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
-        requests.post(f"{fake_wechat}/_fake/reset", timeout=5)
-        token = requests.get(f"{fake_wechat}/cgi-bin/token", timeout=5, params={
-            "grant_type": "client_credential", "appid": "wxtestappid00001", "secret": "testsecret"}).json()
+        token = _fresh_token(fake_wechat)
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         held = HeldRequest(f"{fake_wechat}/cgi-bin/", timeout=5)
-        held.begin(f"message/template/send?access_token={token['access_token']}",
+        held.begin(f"message/template/send?access_token={token}",
                    {"touser": "oPROXY", "template_id": "t", "data": {"keyword2": {"value": "经代理送达"}}})
         held.release()
         status, _ = held.response()
