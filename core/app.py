@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from flask import Flask, current_app, g
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
 from core.db import Database
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
                       # scripts, not sent on other sites' posts, HTTPS only once deployed.
                       SESSION_COOKIE_NAME="mashang_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.env not in NOT_DEPLOYED)
+    app.session_interface = _CookielessFirst()
     app.json.ensure_ascii = False  # JSON answers keep Chinese readable (no \u escapes)
     make_private(settings)  # umask 077; instance/ and the media folder 0700, a SQLite file 0600
     if not app.debug and not logging.getLogger().handlers:
@@ -60,6 +62,17 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
         return {"ok": True}
 
     return app
+
+
+class _CookielessFirst(SecureCookieSessionInterface):
+    """A request without the session cookie (every WeChat push, a villager's first visit) gets
+    an empty session at once; Flask would build the cookie's signer first. Saving is unchanged:
+    a session that is written still gets its signed cookie."""
+
+    def open_session(self, app, request):
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 PRODUCT = "mashang.app"

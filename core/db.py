@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from core.direct import DirectConnections
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -49,11 +51,10 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     # No pre-ping: it costs a round trip per request. A connection that died with the server
     # fails its request (503, WeChat retries) and the pool drops every connection of that age.
-    # skip_autocommit_rollback: the webhook's autocommit statements need no ROLLBACK on return.
     # hide_parameters: an error logged must not carry a report's text or a hashed openid.
     # jit=off: PostgreSQL compiles any statement its planner costs high (the desk's inbox over a
     # million cases), which takes 15-20 ms and saves less on queries that read a page of rows.
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_recycle=1800, skip_autocommit_rollback=True,
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_recycle=1800,
                             hide_parameters=True, connect_args={"options": "-c jit=off"})
 
 
@@ -65,6 +66,8 @@ class Database:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._compiled: dict[sa.TextClause, str] = {}
+        # The webhook's one-statement writes bypass the engine's pool (PostgreSQL only).
+        self._direct = DirectConnections(self.engine) if self.engine.dialect.name == "postgresql" else None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -92,30 +95,7 @@ class Database:
         return self._autocommit(sql, params, all_rows=True)
 
     def _autocommit(self, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
-        from psycopg.rows import namedtuple_row
-
-        fairy = self.engine.raw_connection()
-        dbapi, driver = fairy.driver_connection, self.engine.dialect.loaded_dbapi
-        try:
-            dbapi.autocommit = True
-            cur = dbapi.cursor(row_factory=namedtuple_row)
-            cur.execute(sql, params)
-            if not cur.description:
-                return []
-            return cur.fetchall() if all_rows else [r for r in [cur.fetchone()] if r is not None]
-        except driver.Error as exc:
-            # As SQLAlchemy does: callers see the DBAPIError they handle (the webhook answers
-            # 503, WeChat retries), and when the server went away every pooled connection of
-            # that age is dropped, not only this one.
-            gone = self.engine.dialect.is_disconnect(exc, dbapi, None)
-            if gone:
-                self.engine.pool._invalidate(fairy, exc)
-            raise sa.exc.DBAPIError.instance(sql, params, exc, driver.Error, hide_parameters=True,
-                                             connection_invalidated=gone) from exc
-        finally:
-            if fairy.is_valid:
-                dbapi.autocommit = False
-            fairy.close()
+        return self._direct.run(sql, params, all_rows)
 
     def commit_then(self, conn: sa.Connection, action: Callable[[], None]) -> None:
         """Commit `conn`'s transaction and run `action` the moment the COMMIT has been written
@@ -152,4 +132,6 @@ class Database:
         conn.commit()  # the driver sees no transaction left and sends nothing; SQLAlchemy's ends
 
     def dispose(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
         self.engine.dispose()

@@ -19,6 +19,8 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+NUDGE_WINDOW = 0.2  # seconds
+
 
 class Jobs:
     def __init__(self, app: Flask, settings: Settings):
@@ -30,6 +32,8 @@ class Jobs:
         self._outstanding = 0  # queued, running or waiting for a retry (in-process)
         self._idle = threading.Condition()
         self._nudged: set[str] = set()
+        self._nudge_until: dict[str, float] = {}  # with Redis: no SET for this key before then
+        self._trailing: set[str] = set()  # keys with a nudge due when their window ends
         # Periodic jobs, as data: (function, cron expression, timeout in seconds or None for
         # RQ's 180), registered by each feature's init_app; run by `flask jobs cron`.
         self.periodic: list[tuple[Callable[[], Any], str, int | None]] = []
@@ -75,24 +79,46 @@ class Jobs:
         event.listen(session, "after_commit", lambda _s: self.enqueue(func, *args, job_id=job_id), once=True)
 
     def nudge(self, func: Callable[[], Any], key: str) -> None:
-        """Queue `func()` unless a run of it is already queued and not yet started: a push costs
-        one Redis SET NX instead of a job. The job calls `started(key)` before it reads, so work
-        committed before a skipped nudge is still seen by the queued run."""
-        if self.queue is not None:
-            from redis import RedisError
-
-            try:
-                if not self.redis.set(f"mashang:nudge:{key}", "1", nx=True, ex=60):
+        """Queue `func()` unless a run of it is already queued and not yet started. The job calls
+        `started(key)` before it reads, so work committed before a skipped nudge is still seen by
+        the queued run. With Redis a nudge is one SET NX, and a process makes at most one per
+        `NUDGE_WINDOW` for a key: a nudge inside the window is carried by one made when the
+        window ends (after the caller's commit), so no work waits longer than that."""
+        if self.queue is None:
+            with self._idle:
+                if key in self._nudged:
                     return
-            except RedisError:
-                log.exception("could not nudge %s; the periodic sweep will do it", key)
-                return
+                self._nudged.add(key)
             self.enqueue(func)
             return
+        now = time.monotonic()
         with self._idle:
-            if key in self._nudged:
+            until = self._nudge_until.get(key, 0.0)
+            if now < until:
+                if key not in self._trailing:
+                    self._trailing.add(key)
+                    timer = threading.Timer(until - now, self._nudge_trailing, (func, key))
+                    timer.daemon = True
+                    timer.start()
                 return
-            self._nudged.add(key)
+            self._nudge_until[key] = now + NUDGE_WINDOW
+        self._nudge_redis(func, key)
+
+    def _nudge_trailing(self, func: Callable[[], Any], key: str) -> None:
+        with self._idle:
+            self._trailing.discard(key)
+            self._nudge_until[key] = time.monotonic() + NUDGE_WINDOW
+        self._nudge_redis(func, key)
+
+    def _nudge_redis(self, func: Callable[[], Any], key: str) -> None:
+        from redis import RedisError
+
+        try:
+            if not self.redis.set(f"mashang:nudge:{key}", "1", nx=True, ex=60):
+                return
+        except RedisError:
+            log.exception("could not nudge %s; the periodic sweep will do it", key)
+            return
         self.enqueue(func)
 
     def started(self, key: str) -> None:

@@ -1,0 +1,168 @@
+"""Direct connections (PostgreSQL): psycopg connections in autocommit, for the webhook's
+one-statement writes (a piece, a scan, a plain-mode signature).
+
+Why not the engine's pool and a cursor: a checkout and return through SQLAlchemy (the fairy, its
+events, the reset on return, switching autocommit on and off) and psycopg's cursor (its
+statement cache, row factory and result objects) cost a webhook thread three times the CPU of
+the statement itself. Here a statement goes to libpq as a prepared statement: its parameters
+are adapted by psycopg's own `Transformer` (the same types a cursor would send) and its result
+rows loaded by it, and nothing else. Each connection prepares a statement the first time it
+runs it with those parameter types. The connections stay in autocommit and are handed out from
+a plain list, newest first, so a quiet process reuses one connection and a busy one at most as
+many as it has threads.
+
+Connections die with the server (a restart, a failover): a statement that finds its connection
+gone drops it and every idle one, since they are of the same age, and has the engine's pool renew
+its own; the request fails (the webhook answers 503 and WeChat retries) and the next one
+connects afresh. Connections are also renewed
+after `RECYCLE` seconds, as the engine's pool does, and a forked process (gunicorn's workers)
+never uses its parent's.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import namedtuple
+from typing import Any, Callable
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import errors
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.pq import ExecStatus
+
+RECYCLE = 1800.0
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+
+
+class _Conn:
+    """A connection and what it has prepared."""
+    __slots__ = ("conn", "born", "tx", "prepared", "makers")
+
+    def __init__(self, conn: Any, born: float):
+        self.conn, self.born, self.tx = conn, born, Transformer.from_context(conn)
+        self.prepared: dict[tuple, bytes] = {}  # (statement, parameter types) -> its name here
+        self.makers: dict[tuple, Callable] = {}  # the same -> its rows' named tuple
+
+
+def _positional(sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """psycopg's `%(name)s` / `%s` placeholders as libpq's `$n`, and the names in their order
+    (None for positional parameters). A name used twice is one parameter."""
+    names: list[str] = []
+    count = 0
+
+    def number(m: re.Match) -> str:
+        nonlocal count
+        if m.group(0) == "%%":
+            return "%"
+        if m.group(1) is None:
+            count += 1
+            return f"${count}"
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    out = _PLACEHOLDER.sub(number, sql)
+    return out, (tuple(names) if names else None)
+
+
+class DirectConnections:
+    def __init__(self, engine: sa.Engine, keep: int = 8):
+        url = engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._idle: list[_Conn] = []  # newest last
+        self._statements: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._pid = os.getpid()
+
+    def run(self, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
+        """Execute one statement in autocommit and return its rows (all, or the first only)."""
+        c = self._take()
+        try:
+            rows = self._execute(c, sql, params, all_rows)
+        except psycopg.Error as exc:
+            gone = c.conn.broken or c.conn.pgconn.status != 0 or self._dialect.is_disconnect(exc, c.conn, None)
+            if gone:  # the server went away: so did the engine's own connections of that age
+                self._drop_all()
+                c.conn.close()
+                self._engine.pool._invalidate(c.conn, exc, _checkin=False)
+            else:
+                self._give_back(c)
+            raise sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, hide_parameters=True,
+                                             connection_invalidated=gone) from exc
+        self._give_back(c)
+        return rows
+
+    def _execute(self, c: _Conn, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
+        text, names = self._statements.get(sql) or self._statements.setdefault(sql, _positional(sql))
+        values = [params[n] for n in names] if names is not None else params
+        encoded = c.tx.dump_sequence(values, [PyFormat.AUTO] * len(values))
+        key = (sql, c.tx.types)
+        name = c.prepared.get(key)
+        pg = c.conn.pgconn
+        if name is None:
+            name = f"direct{len(c.prepared)}".encode()
+            done = pg.prepare(name, text.encode(), c.tx.types)
+            if done.status != ExecStatus.COMMAND_OK:
+                raise errors.error_from_result(done, encoding=c.conn.info.encoding)
+            c.prepared[key] = name
+        res = pg.exec_prepared(name, encoded, c.tx.formats)
+        if res.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK):
+            raise errors.error_from_result(res, encoding=c.conn.info.encoding)
+        if res.status == ExecStatus.COMMAND_OK or not res.ntuples:
+            return []
+        maker = c.makers.get(key)
+        if maker is None:
+            maker = c.makers[key] = _row_maker(res)
+        c.tx.set_pgresult(res)
+        return c.tx.load_rows(0, res.ntuples if all_rows else 1, maker)
+
+    def close(self) -> None:
+        self._drop_all()
+
+    def _take(self) -> _Conn:
+        now = time.monotonic()
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours
+                self._idle, self._pid = [], os.getpid()
+            while self._idle:
+                c = self._idle.pop()
+                if now - c.born < RECYCLE and not c.conn.closed:
+                    return c
+                c.conn.close()
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True, options="-c jit=off")
+        except psycopg.Error as exc:
+            raise sa.exc.DBAPIError.instance("connect", None, exc, psycopg.Error, hide_parameters=True,
+                                             connection_invalidated=True) from exc
+        return _Conn(conn, now)
+
+    def _give_back(self, c: _Conn) -> None:
+        with self._lock:
+            if len(self._idle) < self._keep and self._pid == os.getpid():
+                self._idle.append(c)
+                return
+        c.conn.close()
+
+    def _drop_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for c in idle:
+            c.conn.close()
+
+
+_MAKERS: dict[tuple[bytes, ...], Callable] = {}
+
+
+def _row_maker(res: Any) -> Callable:
+    """Rows as named tuples (`row.qr_id`), one class per list of column names."""
+    names = tuple(res.fname(i) for i in range(res.nfields))
+    maker = _MAKERS.get(names)
+    if maker is None:
+        maker = _MAKERS[names] = namedtuple("Row", [n.decode() for n in names], rename=True)._make
+    return maker
