@@ -12,7 +12,9 @@ import string
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import requests
 import sqlalchemy as sa
@@ -82,6 +84,23 @@ def private_redis() -> tuple[str, subprocess.Popen]:
             time.sleep(0.05)
     stop(proc)
     raise SystemExit("redis-server did not start")
+
+
+@contextmanager
+def bench_redis(url: str | None) -> Iterator[str]:
+    """The Redis a benchmark runs on: `url` (a server of your own; that database is flushed
+    first), else a private redis-server for the run, stopped after it."""
+    if url is not None:
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    url, proc = private_redis()
+    try:
+        yield url
+    finally:
+        stop(proc)
 
 
 def serve(app: str, port: int, env: dict, workers: int, threads: int, probe: str = "/healthz") -> subprocess.Popen:

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import DEFAULT_PG, FLASK, database_url, fresh_database, private_redis, production_env, serve, sh, stop  # noqa: E402,E501
+from bench.common import DEFAULT_PG, FLASK, bench_redis, database_url, fresh_database, production_env, serve, sh, stop  # noqa: E402,E501
 from core.search import terms  # noqa: E402
 
 EXAMPLES = ROOT / "routing" / "data" / "examples.csv"
@@ -467,14 +467,8 @@ def main() -> int:
                     help="a Redis of your own (default: a private redis-server on a free port)")
     a = ap.parse_args()
 
-    redis_proc = None
-    if a.redis is None:
-        a.redis, redis_proc = private_redis()
-    try:
+    with bench_redis(a.redis) as a.redis:
         return run(a)
-    finally:
-        if redis_proc is not None:
-            stop(redis_proc)
 
 
 def run(a) -> int:

@@ -1,7 +1,7 @@
 """Outbox benchmark: N messages through the fake WeChat API by two RQ workers, one of them
 killed half-way, each message checked to have arrived exactly once.
 
-    .venv/bin/python bench/outbox.py [--messages 100000] [--redis redis://127.0.0.1:6391]
+    .venv/bin/python bench/outbox.py [--messages 100000] [--redis redis://127.0.0.1:6379]
         [--database postgresql://postgres@127.0.0.1:5432/postgres] [--template-share 0.2]
 
 1. A fresh PostgreSQL database (`mashang_outbox_bench`, migrated) with N/4 reporters (openids
@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,6 +42,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import bench_redis  # noqa: E402
 from tests.workers import kill_worker, start_worker, stop_worker  # noqa: E402
 
 DB_NAME = "mashang_outbox_bench"
@@ -52,7 +54,8 @@ PER_REPORTER = 4  # WeChat allows 5 customer-service messages per window
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--messages", type=int, default=100_000)
-    ap.add_argument("--redis", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6391"))
+    ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS"),
+                    help="a Redis of your own, its database 13 used and flushed (default: a private redis-server)")
     ap.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--template-share", type=float, default=0.2,
                     help="share of reporters outside the 48-hour window (template messages)")
@@ -62,7 +65,9 @@ def main() -> None:
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"outbox-bench-{os.getpid()}"
     work.mkdir(parents=True)
     url = _database(args.database)
-    redis_url = args.redis.rstrip("/").rsplit("/", 1)[0] + "/13" if args.redis.count("/") > 2 else args.redis + "/13"
+    own = args.redis and (args.redis.rstrip("/").rsplit("/", 1)[0] if args.redis.count("/") > 2 else args.redis)
+    redis_server = ExitStack()
+    redis_url = redis_server.enter_context(bench_redis(own + "/13" if own else None))
     fake = f"http://127.0.0.1:{fake_port}"
     env = {"APP_ENV": "testing", "INSTANCE_PATH": str(work), "DATABASE_URL": url, "REDIS_URL": redis_url,
            "SECRET_KEY": secrets.token_urlsafe(32), "IDENTITY_KEY": secrets.token_urlsafe(32),
@@ -99,6 +104,7 @@ def main() -> None:
             p.terminate()
         for p in procs:
             p.wait(timeout=10)
+        redis_server.close()
     print(f"RESULT messages={args.messages} per_s={result['per_s']:.0f} lost={result['lost']} "
           f"doubled={result['doubled']}", flush=True)
 

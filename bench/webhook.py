@@ -34,7 +34,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import DEFAULT_PG, FLASK, aes_key, fresh_database, private_redis, production_env, serve, sh, stop  # noqa: E402,E501
+from bench.common import DEFAULT_PG, FLASK, aes_key, bench_redis, fresh_database, production_env, serve, sh, stop  # noqa: E402,E501
 
 WXLOAD = ROOT.parent / "shared" / "bench" / "wxload.py"
 PY = sys.executable
@@ -102,18 +102,8 @@ def main() -> int:
     if not a.wxload.exists():
         raise SystemExit(f"load driver not found: {a.wxload} (the shared bench/wxload.py)")
 
-    redis_proc = None
-    if a.redis is None:
-        a.redis, redis_proc = private_redis()
-    else:
-        import redis
-
-        redis.Redis.from_url(a.redis).flushdb()
-    try:
+    with bench_redis(a.redis) as a.redis:
         return run(a)
-    finally:
-        if redis_proc is not None:
-            stop(redis_proc)
 
 
 def prepare(a) -> tuple[str, dict]:
