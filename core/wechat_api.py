@@ -252,10 +252,8 @@ class WeChatApi:
 
     def send_template(self, openid: str, template_id: str, data: dict[str, Any],
                       url: str | None = None) -> int:
-        """Template message; returns its msgid. `data` values may be plain strings
-        (wrapped as {"value": ...}) or WeChat's own {"value": ..., "color": ...} dicts."""
-        fields = {k: v if isinstance(v, dict) else {"value": str(v)} for k, v in data.items()}
-        result = self.client.message.send_template(openid, template_id, fields, url=url)
+        """Template message; returns its msgid (`data` as `template_fields` takes it)."""
+        result = self.client.message.send_template(openid, template_id, template_fields(data), url=url)
         return int(result["msgid"])
 
     def create_qr(self, scene: str, expire_seconds: int | None) -> dict[str, Any]:
@@ -277,3 +275,9 @@ class WeChatApi:
     def qr_image_url(self, ticket: str) -> str:
         """Where the QR image for `ticket` is downloaded (no access token needed)."""
         return f"{self.qr_base}cgi-bin/showqrcode?ticket={quote(ticket, safe='')}"
+
+
+def template_fields(data: dict[str, Any]) -> dict[str, dict]:
+    """A template message's `data` as WeChat takes it: a plain value becomes {"value": ...}; a
+    dict, WeChat's own {"value": ..., "color": ...}, is kept."""
+    return {k: v if isinstance(v, dict) else {"value": str(v)} for k, v in data.items()}

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from core.app import database, settings, vault, wechat_api
 from core.db import utcnow
 from core.held_request import HeldRequest, NoAnswer, NotSent
-from core.wechat_api import TOKEN_ERRORS, WeChatApiError, redact
+from core.wechat_api import TOKEN_ERRORS, WeChatApiError, redact, template_fields
 
 LANES = 16  # messages per step: in flight together, each on its own connection
 WINDOW = timedelta(hours=47)  # 48 hours after the citizen's last message, whose hour is kept
@@ -189,8 +189,8 @@ class Sender:
     def _payload(self, row, via: str, openid: str) -> dict:
         if via == "custom":
             return {"touser": openid, "msgtype": "text", "text": {"content": self._cs_text(row)}}
-        fields = {k: {"value": v} for k, v in self._fields(row).items()}
-        return {"touser": openid, "template_id": self.cfg.wechat_template_id, "url": self._url(row), "data": fields}
+        return {"touser": openid, "template_id": self.cfg.wechat_template_id, "url": self._url(row),
+                "data": template_fields(self._fields(row))}
 
     def _cs_text(self, row) -> str:
         text = row.text if len(row.text) <= CS_MAX else row.text[:CS_MAX - 1] + "…"
