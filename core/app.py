@@ -33,6 +33,11 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
                       SESSION_COOKIE_NAME="mashang_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.env not in NOT_DEPLOYED)
     app.session_interface = _CookielessFirst()
+    if settings.trusted_proxies:  # else every villager behind nginx is 127.0.0.1 to the limits
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     app.json.ensure_ascii = False  # JSON answers keep Chinese readable (no \u escapes)
     make_private(settings)  # umask 077; instance/ and the media folder 0700, a SQLite file 0600
     if not app.debug and not logging.getLogger().handlers:

@@ -78,6 +78,9 @@ class Settings:
     outbox_lease_seconds: int = 120
     outbox_receipt_seconds: int = 600
     outbox_max_attempts: int = 8
+    # Reverse proxies (nginx) in front of the product, each adding X-Forwarded-For and -Proto:
+    # the client's address (per-address limits, the audit log) is read through that many.
+    trusted_proxies: int = 0
     testing: bool = False
 
     @property
@@ -130,6 +133,8 @@ class Settings:
         for name in ("outbox_lease_seconds", "outbox_receipt_seconds", "outbox_max_attempts"):
             if env.get(name.upper()):
                 kwargs[name] = int(env[name.upper()])
+        if env.get("TRUSTED_PROXIES"):
+            kwargs["trusted_proxies"] = int(env["TRUSTED_PROXIES"])
         if env.get("PUSH_MAX_AGE"):
             kwargs["push_max_age"] = int(env["PUSH_MAX_AGE"])
         kwargs.update(overrides)

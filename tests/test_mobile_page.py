@@ -5,7 +5,7 @@ nothing on a page that identifies a reporter."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -134,6 +134,15 @@ def _through_wechat(client, fake_wechat, openid: str | None, path: str = "/r/G1-
     r = client.get(f"{target.path}?{target.query}", headers={"User-Agent": WECHAT_UA})
     assert r.status_code == 302 and urlsplit(r.location).path == path and "code" not in r.location
     return r
+
+
+def test_wechat_is_sent_back_to_the_public_address_not_the_proxys_upstream(client, settings):
+    """Behind nginx the request's host is the upstream's; WeChat only returns to the account's
+    own domain, PUBLIC_URL."""
+    r = client.get("/r/G1-baisha", headers={"User-Agent": WECHAT_UA, "Host": "127.0.0.1:8000"})
+    assert r.status_code == 302
+    back = parse_qs(urlsplit(r.location.split("#")[0]).query)["redirect_uri"]
+    assert back == [settings.public_url + "/r/oauth"] and "127.0.0.1:8000" not in r.location
 
 
 def test_inside_wechat_oauth_links_the_openid_for_replies(client, db, app, fake_wechat, caplog):

@@ -62,8 +62,10 @@ def form(scene: str | None):
         state = secrets.token_urlsafe(16)
         session[OAUTH_STATE] = [state, scene or ""]
         cfg = settings()
-        return redirect(authorize_url(cfg.wechat_appid, cfg.wechat_api_base,
-                                      url_for("mobile.oauth_back", _external=True), state))
+        # Under PUBLIC_URL, the address WeChat knows: behind a proxy the request's own host is
+        # the proxy's upstream (127.0.0.1:8000), which WeChat would refuse.
+        back = cfg.public_url.rstrip("/") + url_for("mobile.oauth_back")
+        return redirect(authorize_url(cfg.wechat_appid, cfg.wechat_api_base, back, state))
     return _form_page(s, qr, scene)
 
 
