@@ -32,7 +32,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -61,13 +60,18 @@ def main() -> None:
                     help="share of reporters outside the 48-hour window (template messages)")
     ap.add_argument("--ports", default="5191,5192", help="the fake WeChat API's and the webhook's")
     args = ap.parse_args()
+    own = args.redis and (args.redis.rstrip("/").rsplit("/", 1)[0] if args.redis.count("/") > 2 else args.redis)
+    with bench_redis(own + "/13" if own else None) as redis_url:
+        result = _bench(args, redis_url)
+    print(f"RESULT messages={args.messages} per_s={result['per_s']:.0f} lost={result['lost']} "
+          f"doubled={result['doubled']}", flush=True)
+
+
+def _bench(args, redis_url: str) -> dict:
     fake_port, web_port = (int(p) for p in args.ports.split(","))
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"outbox-bench-{os.getpid()}"
     work.mkdir(parents=True)
     url = _database(args.database)
-    own = args.redis and (args.redis.rstrip("/").rsplit("/", 1)[0] if args.redis.count("/") > 2 else args.redis)
-    redis_server = ExitStack()
-    redis_url = redis_server.enter_context(bench_redis(own + "/13" if own else None))
     fake = f"http://127.0.0.1:{fake_port}"
     env = {"APP_ENV": "testing", "INSTANCE_PATH": str(work), "DATABASE_URL": url, "REDIS_URL": redis_url,
            "SECRET_KEY": secrets.token_urlsafe(32), "IDENTITY_KEY": secrets.token_urlsafe(32),
@@ -104,9 +108,7 @@ def main() -> None:
             p.terminate()
         for p in procs:
             p.wait(timeout=10)
-        redis_server.close()
-    print(f"RESULT messages={args.messages} per_s={result['per_s']:.0f} lost={result['lost']} "
-          f"doubled={result['doubled']}", flush=True)
+    return result
 
 
 def _database(server: str) -> str:

@@ -33,22 +33,22 @@ from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import ConnStatus, ExecStatus
 
 RECYCLE = 1800.0
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+_PARAMETER = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
 class _Conn:
     """A connection and what it has prepared."""
-    __slots__ = ("conn", "born", "tx", "prepared", "makers")
+    __slots__ = ("conn", "born", "tx", "prepared")
 
     def __init__(self, conn: Any, born: float):
         self.conn, self.born, self.tx = conn, born, Transformer.from_context(conn)
         self.prepared: dict[tuple, bytes] = {}  # (statement, parameter types) -> its name here
-        self.makers: dict[tuple, Callable] = {}  # the same -> its rows' named tuple
 
 
 def _positional(sql: str) -> tuple[str, tuple[str, ...] | None]:
-    """psycopg's `%(name)s` / `%s` placeholders as libpq's `$n`, and the names in their order
-    (None for positional parameters). A name used twice is one parameter."""
+    """A statement in psycopg's paramstyle (named or positional) as libpq's numbered `$n`, with
+    the names in their order (None for positional parameters). A name used twice is one
+    parameter; `%%` is a literal percent sign."""
     names: list[str] = []
     count = 0
 
@@ -63,7 +63,7 @@ def _positional(sql: str) -> tuple[str, tuple[str, ...] | None]:
             names.append(m.group(1))
         return f"${names.index(m.group(1)) + 1}"
 
-    out = _PLACEHOLDER.sub(number, sql)
+    out = _PARAMETER.sub(number, sql)
     return out, (tuple(names) if names else None)
 
 
@@ -77,6 +77,7 @@ class DirectConnections:
         self._lock = threading.Lock()
         self._idle: list[_Conn] = []  # newest last
         self._statements: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._rows: dict[str, Callable] = {}  # statement -> its rows' named tuple
         self._pid = os.getpid()
 
     def run(self, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
@@ -119,9 +120,7 @@ class DirectConnections:
             raise errors.error_from_result(res, encoding=c.conn.info.encoding)
         if res.status == ExecStatus.COMMAND_OK or not res.ntuples:
             return []
-        maker = c.makers.get(key)
-        if maker is None:
-            maker = c.makers[key] = _row_maker(res)
+        maker = self._rows.get(sql) or self._rows.setdefault(sql, _row_maker(res))
         c.tx.set_pgresult(res)
         return c.tx.load_rows(0, res.ntuples if all_rows else 1, maker)
 
@@ -159,13 +158,6 @@ class DirectConnections:
             c.conn.close()
 
 
-_MAKERS: dict[tuple[bytes, ...], Callable] = {}
-
-
 def _row_maker(res: Any) -> Callable:
-    """Rows as named tuples (`row.qr_id`), one class per list of column names."""
-    names = tuple(res.fname(i) for i in range(res.nfields))
-    maker = _MAKERS.get(names)
-    if maker is None:
-        maker = _MAKERS[names] = namedtuple("Row", [n.decode() for n in names], rename=True)._make
-    return maker
+    """Rows as named tuples (`row.qr_id`) of the result's columns."""
+    return namedtuple("Row", [res.fname(i).decode() for i in range(res.nfields)], rename=True)._make

@@ -6,14 +6,13 @@ mode), from a thread of its own, retrying as WeChat does (3 more times)."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import queue
 import secrets
 import threading
 import time
 from typing import Any
-
-import http.client
 from urllib.parse import urlencode, urlsplit
 
 log = logging.getLogger(__name__)

@@ -120,7 +120,7 @@ WHERE id = COALESCE(
   (SELECT o.id FROM outbox o WHERE o.msgid = :msgid AND o.reporter_id = (SELECT r.id FROM reporters r
      WHERE r.openid_hash = :recipient) LIMIT 1),
   (SELECT o.id FROM outbox o WHERE o.reporter_id = (SELECT r.id FROM reporters r WHERE r.openid_hash = :recipient)
-     AND o.status IN ('claimed', 'sending') AND (o.status = 'claimed' OR o.via = 'template') AND o.msgid IS NULL
+     AND o.status IN {_IN_FLIGHT} AND (o.status = 'claimed' OR o.via = 'template') AND o.msgid IS NULL
      LIMIT 1))
 RETURNING id""")
 
