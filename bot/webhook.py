@@ -8,17 +8,14 @@ Nothing is stored before the signature is good; no call to WeChat is made in the
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from flask import Response, abort, request
 from sqlalchemy.exc import DBAPIError
-from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from bot import bp
+from bot import bp, wxcodec
 from bot.checks import BadPush, check_fields, reply_xml
 from bot.conversation import Outcome, greeting, handle, is_arrival, piece_of, piece_reply, scene_of
 from core.app import database, db_session, jobs, settings, vault
@@ -29,8 +26,6 @@ from intake.jobs import NEW_MEDIA, fetch_new_media
 
 log = logging.getLogger(__name__)
 
-# WeChat never sends a DTD; refusing any stops entity expansion tricks before a parser runs.
-_DTD = re.compile(rb"<!\s*(doctype|entity)", re.I)
 
 
 def now() -> float:
@@ -73,14 +68,14 @@ def receive():
     ts, nonce, signature = _args()
     crypto = None
     if cfg.wechat_aes_key and request.args.get("encrypt_type", "raw") == "aes":
-        if _DTD.search(body):
+        if wxcodec.DTD.search(body):
             return _plain("malformed XML: DTDs and entities are not accepted", 400)
-        crypto = WeChatCrypto(cfg.wechat_token, cfg.wechat_aes_key, cfg.wechat_appid)
+        crypto = wxcodec.crypto(cfg.wechat_token, cfg.wechat_aes_key, cfg.wechat_appid)
         try:
-            body = crypto.decrypt_message(body, request.args.get("msg_signature", ""), ts, nonce).encode()
+            body = crypto.open(body, request.args.get("msg_signature", ""), ts, nonce)
         except (InvalidSignatureException, InvalidAppIdException):
             return _plain("invalid signature", 403)
-        except Exception:  # not XML, no <Encrypt>, bad base64 or padding
+        except wxcodec.MalformedPush:  # not XML, no <Encrypt>, bad base64, padding or length
             return _plain("malformed encrypted push", 400)
     else:
         if cfg.wechat_aes_key:
@@ -96,10 +91,10 @@ def receive():
         except DBAPIError:
             log.exception("database unavailable while checking a signature")
             return _plain("temporarily unavailable, please retry", 503)
-    if _DTD.search(body):
+    if wxcodec.DTD.search(body):
         return _plain("malformed XML: DTDs and entities are not accepted", 400)
     try:
-        msg = parse_message(body)
+        msg = wxcodec.parse(body)
         if msg is None:
             raise ValueError("not a push")
     except Exception:
@@ -120,7 +115,7 @@ def receive():
         return _plain("success", 200)
     xml = reply_xml(msg.source, msg.target, reply)
     if crypto is not None:
-        xml = crypto.encrypt_message(xml, nonce, ts)
+        xml = crypto.seal(xml, nonce, ts)
     return Response(xml, mimetype="application/xml")
 
 

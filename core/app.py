@@ -75,7 +75,8 @@ class _CookielessFirst(SecureCookieSessionInterface):
     a session that is written still gets its signed cookie."""
 
     def open_session(self, app, request):
-        if not request.cookies.get(self.get_cookie_name(app)):
+        if ("HTTP_COOKIE" not in request.environ  # no cookies at all: not even parsed
+                or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
 

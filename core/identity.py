@@ -13,9 +13,10 @@ import base64
 import functools
 import hashlib
 import hmac
-import secrets
-
 import json
+import os
+import secrets
+import threading
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
@@ -25,6 +26,26 @@ _GCM = b"\x02"  # the first byte of an AES-GCM value (a Fernet token starts with
 # No 0/O, 1/I/L: the citizen copies the code by hand.
 QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _PBKDF2_ROUNDS = 60_000
+
+
+class _Entropy(threading.local):
+    """Each thread's buffer of the kernel's random bytes."""
+    buf, at = b"", 0
+
+
+_entropy = _Entropy()
+os.register_at_fork(after_in_child=lambda: setattr(_entropy, "buf", b""))  # a child never reuses its parent's
+
+
+def random_bytes(n: int) -> bytes:
+    """`n` bytes from the kernel's CSPRNG (os.urandom), read 4 KiB at a time per thread: a nonce
+    per sealed piece and per reply would otherwise be a system call each, and each call lets go
+    of the GIL, which a busy worker's other threads then fight over."""
+    e = _entropy
+    if e.at + n > len(e.buf):
+        e.buf, e.at = os.urandom(max(4096, n)), 0
+    e.at += n
+    return e.buf[e.at - n:e.at]
 
 
 class IdentityVault:
@@ -45,7 +66,7 @@ class IdentityVault:
         return None if token is None else self.open_bytes(token).decode()
 
     def seal_bytes(self, data: bytes) -> bytes:
-        nonce = secrets.token_bytes(12)
+        nonce = random_bytes(12)
         return _GCM + nonce + self._aead.encrypt(nonce, data, None)
 
     def open_bytes(self, token: bytes) -> bytes:
@@ -66,17 +87,17 @@ class IdentityVault:
 
     def tag(self, value: str) -> str:
         """A keyed hash with a key of its own: a submitted piece's mark (see intake.drafts)."""
-        return hmac.new(self._tag_key, value.encode(), "sha256").hexdigest()
+        return hmac.digest(self._tag_key, value.encode(), "sha256").hex()
 
     def openid_hash(self, openid: str) -> str:
-        return hmac.new(self._index_key, openid.encode(), "sha256").hexdigest()
+        return hmac.digest(self._index_key, openid.encode(), "sha256").hex()
 
     def push_key(self, openid: str, *parts: str) -> str:
         """A push's dedupe key: the sender and what identifies the push (MsgId; CreateTime and
         the event for events). Keyed on the openid itself with a key of its own, so it cannot
         be matched to a conversation's `openid_hash` from the database; the sender is part of
         it, so another sender's push with the same MsgId is never taken for a retry."""
-        return hmac.new(self._event_key, "|".join((openid, *parts)).encode(), "sha256").hexdigest()[:48]
+        return hmac.digest(self._event_key, "|".join((openid, *parts)).encode(), "sha256").hex()[:48]
 
 
 def new_query_code(length: int = 8) -> str:

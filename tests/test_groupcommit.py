@@ -3,6 +3,7 @@ from many threads, each answered for its own row; duplicates and a bad row kept 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -70,3 +71,37 @@ def test_a_bad_row_fails_its_own_request_only(table):
     assert isinstance(results[0], sa.exc.DBAPIError)
     assert results[1:] == [True] * 15
     assert sorted(_stored(table)) == sorted(f"r{i}" for i in range(1, 16))
+
+
+def test_a_batch_that_cannot_be_written_fails_every_request_in_it(table):
+    """Rows queue behind a write that waits on a lock; the batch they form then fails for a reason
+    that is not one row's (here a row without its body): each of them gets the error, none is
+    told that its row was there already."""
+    group = GroupInsert(table, "grouped_rows", ("key", "body"), "key")
+    blocker = table.engine.connect()
+    blocker.execute(sa.text("INSERT INTO grouped_rows (key, body) VALUES ('first', 'held')"))  # not committed
+    results: dict[int, object] = {}
+
+    def insert(i: int, row: dict) -> None:
+        try:
+            results[i] = group.insert(row)
+        except Exception as exc:  # kept to assert on
+            results[i] = exc
+
+    leader = threading.Thread(target=insert, args=(0, {"key": "first", "body": "x"}))
+    leader.start()
+    while not group._leading:  # the leader is writing, blocked by the uncommitted row
+        time.sleep(0.001)
+    followers = [threading.Thread(target=insert, args=(i, {"key": f"q{i}", "body": "x"} if i != 2 else {"key": "q2"}))
+                 for i in (1, 2, 3)]
+    for t in followers:
+        t.start()
+    while len(group._queue) < 3:
+        time.sleep(0.01)
+    blocker.rollback()
+    blocker.close()
+    for t in [leader, *followers]:
+        t.join()
+    assert results[0] is True
+    assert all(isinstance(results[i], KeyError) for i in (1, 2, 3)), results
+    assert sorted(_stored(table)) == ["first"]

@@ -1,10 +1,9 @@
 """Each guard of /wechat, reached by an input that only that guard stops.
 
 A push the XML parser would refuse anyway proves nothing about the guard in front of it, so
-every DTD here is one the parser accepts (xmltodict takes a DOCTYPE without entity
-declarations), inside a push that is otherwise valid and signed: without the guard it would
-be answered and stored. Entity declarations are refused by xmltodict too, so for those the
-test asserts the guard's own answer (its message, at once), not the parser's.
+every DTD here is one the parser accepts (expat takes a DOCTYPE, and expands the entities it
+declares), inside a push that is otherwise valid and signed: without the guard it would be
+answered and stored. The test asserts the guard's own answer (its message, at once).
 """
 from __future__ import annotations
 
