@@ -151,6 +151,36 @@ def test_identity_is_encrypted_and_key_bound():
         IdentityVault("k2").decrypt(token)
 
 
+def test_nonces_never_repeat_across_threads_and_forks():
+    """Nonces come from a per-thread buffer of os.urandom: no two sealed values share one, in one
+    thread, across threads, or in a child process forked with a half-used buffer."""
+    import os
+    import threading
+
+    from core.identity import random_bytes
+
+    vault = IdentityVault("k1")
+    nonces = [vault.seal_bytes(b"x")[1:13] for _ in range(2000)]  # several 4 KiB buffers
+    others: list[bytes] = []
+    threads = [threading.Thread(target=lambda: others.extend(random_bytes(12) for _ in range(500))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first nonces, then out
+        os.write(w, b"".join(random_bytes(12) for _ in range(10)))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(r, 120)
+    os.close(r), os.close(w)
+    nonces += others + [random_bytes(12) for _ in range(10)] + [child[i:i + 12] for i in range(0, 120, 12)]
+    assert len(nonces) == 2000 + 2000 + 20 and all(len(n) == 12 for n in nonces)
+    assert len(set(nonces)) == len(nonces)
+    assert len(random_bytes(5000)) == 5000  # more than a buffer at once
+
+
 def test_processes_starting_together_share_one_set_of_dev_secrets(tmp_path):
     import subprocess
     import sys
