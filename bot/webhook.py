@@ -39,7 +39,7 @@ def _plain(text: str, status: int) -> Response:
 
 def _args() -> tuple[str, str, str]:
     ts, nonce = request.args.get("timestamp", ""), request.args.get("nonce", "")
-    if not ts.isdigit() or not nonce:
+    if not (ts.isascii() and ts.isdigit()) or not nonce:  # "²" is a digit to isdigit, not to int
         abort(_plain("missing or malformed timestamp/nonce", 400))
     if abs(now() - int(ts)) > settings().push_max_age:
         abort(_plain("stale timestamp: refused as a possible replay", 403))

@@ -36,6 +36,7 @@ from core.identity import random_bytes
 # WeChat never sends a DTD; refusing any stops entity expansion tricks before a parser runs
 # (expat, under ElementTree, expands the entities a DTD declares).
 DTD = re.compile(rb"<!\s*(doctype|entity)", re.I)
+_DTD_TEXT = re.compile(r"<!\s*(doctype|entity)", re.I)
 _BLOCK = 32  # WeChat pads to 32 bytes (PKCS#7 with a 32-byte block), not AES's 16
 
 _ENVELOPE = ("<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n<MsgSignature><![CDATA[{signature}]]>"
@@ -71,12 +72,20 @@ def _children(root: ET.Element) -> dict[str, Any]:
 
 
 def read_xml(body: bytes | str) -> dict[str, Any]:
-    """The children of the push's <xml> root."""
-    if DTD.search(body if isinstance(body, bytes) else body.encode()):
+    """The children of the push's <xml> root. The body must be UTF-8 (WeChat's only encoding):
+    it is decoded first and the parser gets text, so a declared encoding (UTF-16, one Python does
+    not know) cannot hide a DTD from the check; without one no entity can be declared."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise MalformedPush("not UTF-8") from exc
+    if "\x00" in text:  # never in XML; with it, expat would take "<\0!\0" for UTF-16 and look again
+        raise MalformedPush("not XML")
+    if _DTD_TEXT.search(text):
         raise MalformedPush("DTDs and entities are not accepted")
     try:
-        root = ET.fromstring(body)
-    except (ET.ParseError, ValueError) as exc:  # ValueError: text that declares another encoding
+        root = ET.fromstring(text.lstrip("\ufeff"))
+    except (ET.ParseError, ValueError, LookupError) as exc:  # not XML; an encoding it contradicts
         raise MalformedPush("not XML") from exc
     if root.tag != "xml":
         raise MalformedPush("the root is not <xml>")
@@ -132,7 +141,8 @@ class Crypto:
         encrypt = read_xml(body).get("Encrypt")
         if not isinstance(encrypt, str):
             raise MalformedPush("no <Encrypt>")
-        if not hmac.compare_digest(signature(self.token, timestamp, nonce, encrypt), msg_signature):
+        if not (msg_signature.isascii()  # compare_digest refuses other text with a TypeError
+                and hmac.compare_digest(signature(self.token, timestamp, nonce, encrypt), msg_signature)):
             raise InvalidSignatureException()
         try:
             raw = base64.b64decode(encrypt, validate=True)

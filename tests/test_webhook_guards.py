@@ -161,3 +161,50 @@ def test_an_aes_push_without_any_signature_is_refused(client, db):
     r = post(client, unsigned, envelope)
     assert (r.status_code, r.get_data(as_text=True)) == (403, "invalid signature")
     assert nothing_stored(db)
+
+
+# --- What the parser or the comparison would choke on: a clear 400/403, never a 500 ---------------
+
+@pytest.mark.aes
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32-be"])
+def test_a_dtd_hidden_by_another_encoding_is_refused_and_never_expanded(client, db, encoding):
+    """The guard looks for "<!DOCTYPE" in UTF-8; expat would read these bodies as UTF-16 or 32 and
+    expand their entities. The codec takes UTF-8 only, so they never reach a parser."""
+    query, envelope = aes_push(report(7010))
+    body = (LAUGHS + envelope.replace("<ToUserName><![CDATA[", "<ToUserName><![CDATA[&lol9;")).encode(encoding)
+    start = time.perf_counter()
+    r = post(client, query, body)
+    assert time.perf_counter() - start < 0.5
+    assert (r.status_code, r.get_data(as_text=True)) == (400, "malformed encrypted push")
+    assert nothing_stored(db)
+
+
+@pytest.mark.aes
+def test_an_envelope_declaring_an_unknown_encoding_is_read_as_utf8(client, db):
+    """The declaration is not obeyed (a name Python does not know was a LookupError, a 500 with the
+    name in its traceback): the push is read as UTF-8 and answered."""
+    query, envelope = aes_push(report(7011))
+    r = post(client, query, '<?xml version="1.0" encoding="x-reporter-13800000000"?>' + envelope)
+    assert r.status_code == 200
+    assert not nothing_stored(db)
+
+
+@pytest.mark.aes
+def test_a_signature_that_is_not_ascii_is_a_bad_signature(client, db):
+    query, envelope = aes_push(report(7012))
+    query = "&".join(p if not p.startswith("msg_signature=") else "msg_signature=%C3%A9" for p in query.split("&"))
+    r = post(client, query, envelope)
+    assert (r.status_code, r.get_data(as_text=True)) == (403, "invalid signature")
+    assert nothing_stored(db)
+
+
+@pytest.mark.parametrize("timestamp", ["%C2%B2", "%D9%A3", "1e9", "-1"])
+def test_a_timestamp_that_is_not_ascii_digits_is_refused(client, db, timestamp):
+    """"²" and "٣" are digits to str.isdigit but not to int(): they were a 500."""
+    sig = "0" * 40
+    r = client.get(f"/wechat?signature={sig}&timestamp={timestamp}&nonce=1&echostr=x")
+    assert (r.status_code, r.get_data(as_text=True)) == (400, "missing or malformed timestamp/nonce")
+    r = client.post(f"/wechat?signature={sig}&timestamp={timestamp}&nonce=1", data=report(7013),
+                    content_type="text/xml")
+    assert (r.status_code, r.get_data(as_text=True)) == (400, "missing or malformed timestamp/nonce")
+    assert nothing_stored(db)

@@ -153,3 +153,25 @@ def test_a_bad_aes_key_is_refused_at_once():
         wxcodec.Crypto(TOKEN, KEY[:39], APPID)
     with pytest.raises(ValueError, match="not base64"):
         wxcodec.Crypto(TOKEN, "!" * 43, APPID)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+def test_only_utf8_is_read_so_no_dtd_hides_in_another_encoding(encoding):
+    body = '<!DOCTYPE xml [<!ENTITY a "AAAA">]><xml><Encrypt>&a;</Encrypt></xml>'.encode(encoding)
+    assert not wxcodec.DTD.search(body)  # invisible to a check in UTF-8
+    with pytest.raises(wxcodec.MalformedPush):
+        wxcodec.read_xml(body)
+    with pytest.raises(wxcodec.MalformedPush, match="DTDs and entities"):
+        wxcodec.read_xml(body.decode(encoding).encode())
+
+
+@pytest.mark.parametrize("declared", ["x-no-such-encoding", "GBK", "UTF-16", "utf-8"])
+def test_a_declared_encoding_does_not_change_the_reading(declared):
+    body = f'<?xml version="1.0" encoding="{declared}"?><xml><Content>中文</Content></xml>'.encode()
+    assert wxcodec.read_xml(body) == {"Content": "中文"}
+
+
+def test_a_signature_that_is_not_ascii_is_refused_as_a_bad_signature():
+    body, _ = _signed("QUJD")
+    with pytest.raises(InvalidSignatureException):
+        wxcodec.Crypto(TOKEN, KEY, APPID).open(body, "é" * 40, "1700000000", "n1")
