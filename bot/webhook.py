@@ -27,7 +27,6 @@ from intake.jobs import NEW_MEDIA, fetch_new_media
 log = logging.getLogger(__name__)
 
 
-
 def now() -> float:
     """The clock used for freshness checks (tests move it)."""
     return time.time()
@@ -35,6 +34,10 @@ def now() -> float:
 
 def _plain(text: str, status: int) -> Response:
     return Response(text, status=status, mimetype="text/plain")
+
+
+def _refused_dtd() -> Response:
+    return _plain("malformed XML: DTDs and entities are not accepted", 400)
 
 
 def _args() -> tuple[str, str, str]:
@@ -68,13 +71,13 @@ def receive():
     ts, nonce, signature = _args()
     crypto = None
     if cfg.wechat_aes_key and request.args.get("encrypt_type", "raw") == "aes":
-        if wxcodec.DTD.search(body):
-            return _plain("malformed XML: DTDs and entities are not accepted", 400)
         crypto = wxcodec.crypto(cfg.wechat_token, cfg.wechat_aes_key, cfg.wechat_appid)
         try:
             body = crypto.open(body, request.args.get("msg_signature", ""), ts, nonce)
         except (InvalidSignatureException, InvalidAppIdException):
             return _plain("invalid signature", 403)
+        except wxcodec.RefusedDTD:  # around the envelope
+            return _refused_dtd()
         except wxcodec.MalformedPush:  # not XML, no <Encrypt>, bad base64, padding or length
             return _plain("malformed encrypted push", 400)
     else:
@@ -91,12 +94,12 @@ def receive():
         except DBAPIError:
             log.exception("database unavailable while checking a signature")
             return _plain("temporarily unavailable, please retry", 503)
-    if wxcodec.DTD.search(body):
-        return _plain("malformed XML: DTDs and entities are not accepted", 400)
     try:
         msg = wxcodec.parse(body)
         if msg is None:
             raise ValueError("not a push")
+    except wxcodec.RefusedDTD:  # in a plain push, or inside the decrypted one
+        return _refused_dtd()
     except Exception:
         return _plain("malformed XML push", 400)
     try:

@@ -33,10 +33,9 @@ from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 
 from core.identity import random_bytes
 
-# WeChat never sends a DTD; refusing any stops entity expansion tricks before a parser runs
+# WeChat never sends a DTD; refusing any stops entity expansion tricks before the parser runs
 # (expat, under ElementTree, expands the entities a DTD declares).
-DTD = re.compile(rb"<!\s*(doctype|entity)", re.I)
-_DTD_TEXT = re.compile(r"<!\s*(doctype|entity)", re.I)
+_DTD = re.compile(r"<!\s*(doctype|entity)", re.I)
 _BLOCK = 32  # WeChat pads to 32 bytes (PKCS#7 with a 32-byte block), not AES's 16
 
 _ENVELOPE = ("<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n<MsgSignature><![CDATA[{signature}]]>"
@@ -45,6 +44,10 @@ _ENVELOPE = ("<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n<MsgSignature><![
 
 class MalformedPush(ValueError):
     """Not a push: not XML, no <xml> root, no <Encrypt>, bad base64, padding or length."""
+
+
+class RefusedDTD(MalformedPush):
+    """A DTD or an entity declaration, refused before any parsing (the envelope's or the message's)."""
 
 
 def signature(*parts: str) -> str:
@@ -81,8 +84,8 @@ def read_xml(body: bytes | str) -> dict[str, Any]:
         raise MalformedPush("not UTF-8") from exc
     if "\x00" in text:  # never in XML; with it, expat would take "<\0!\0" for UTF-16 and look again
         raise MalformedPush("not XML")
-    if _DTD_TEXT.search(text):
-        raise MalformedPush("DTDs and entities are not accepted")
+    if _DTD.search(text):
+        raise RefusedDTD("DTDs and entities are not accepted")
     try:
         root = ET.fromstring(text.lstrip("\ufeff"))
     except (ET.ParseError, ValueError, LookupError) as exc:  # not XML; an encoding it contradicts
@@ -132,7 +135,7 @@ class Crypto:
             raise ValueError("the EncodingAESKey is not base64") from exc
         if len(key) != 32:
             raise ValueError("the EncodingAESKey must be 43 characters (32 bytes)")
-        self.token, self.appid = token, appid
+        self.token = token
         self._appid = appid.encode()
         self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 

@@ -65,7 +65,7 @@ class GroupInsert:
                 self._queue.append(me)
         if alone:  # the usual case when the webhook is not busy: a batch of one, written at once
             try:
-                return self.db.autocommit_row(self._single, row) is not None
+                return self._insert_one(row)
             finally:
                 self._hand_over()
         me.wake.acquire()  # released when our row is written, or when we are to lead the next batch
@@ -74,6 +74,9 @@ class GroupInsert:
         if me.error is not None:
             raise me.error
         return me.inserted
+
+    def _insert_one(self, row: dict[str, Any]) -> bool:
+        return self.db.autocommit_row(self._single, row) is not None
 
     def _hand_over(self) -> None:
         """The write is done: the first thread that queued meanwhile leads the next batch."""
@@ -105,7 +108,7 @@ class GroupInsert:
         rows = list(first.values())
         try:
             if len(rows) == 1:
-                new = {rows[0].row[self.key]} if self.db.autocommit_row(self._single, rows[0].row) else set()
+                new = {rows[0].row[self.key]} if self._insert_one(rows[0].row) else set()
             else:
                 sql = self._many.get(len(rows)) or self._many.setdefault(len(rows), self._sql(len(rows)))
                 params = [w.row[c] for w in rows for c in self.columns]
@@ -117,7 +120,7 @@ class GroupInsert:
                 return
             for w in rows:  # one bad row must not fail the others
                 try:
-                    w.inserted = self.db.autocommit_row(self._single, w.row) is not None
+                    w.inserted = self._insert_one(w.row)
                 except sa.exc.DBAPIError as one:
                     w.error = one
             return
