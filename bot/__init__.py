@@ -1,13 +1,10 @@
 """The WeChat Official Account bot: webhook, conversation, chat simulator."""
-from flask import Blueprint, Flask
-
-bp = Blueprint("bot", __name__)
-
-from bot import webhook  # noqa: E402,F401  (registers the routes)
+from flask import Flask
 
 
 def init_app(app: Flask) -> None:
     from bot.cli import wechat_cli
+    from bot.webhook import Webhook
 
-    app.register_blueprint(bp)
+    app.wsgi_app = Webhook(app, app.wsgi_app)  # `/wechat`, ahead of Flask's routing
     app.cli.add_command(wechat_cli)

@@ -86,16 +86,7 @@ class Database:
         sql = self._compiled.get(stmt)
         if sql is None:
             sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
-        rows = self._autocommit(sql, params, all_rows=False)
-        return rows[0] if rows else None
-
-    def autocommit_rows(self, sql: str, params: list) -> list[tuple]:
-        """As `autocommit_row` for a statement already in the driver's paramstyle (positional
-        `%s`), returning every row (`core.groupcommit`'s multi-row INSERTs)."""
-        return self._autocommit(sql, params, all_rows=True)
-
-    def _autocommit(self, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
-        return self._direct.run(sql, params, all_rows)
+        return self._direct.run(sql, params)
 
     def commit_then(self, conn: sa.Connection, action: Callable[[], None]) -> None:
         """Commit `conn`'s transaction and run `action` the moment the COMMIT has been written

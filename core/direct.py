@@ -80,11 +80,11 @@ class DirectConnections:
         self._rows: dict[str, Callable] = {}  # statement -> its rows' named tuple
         self._pid = os.getpid()
 
-    def run(self, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
-        """Execute one statement in autocommit and return its rows (all, or the first only)."""
+    def run(self, sql: str, params: dict | list) -> tuple | None:
+        """Execute one statement in autocommit and return its first row (None: no row)."""
         c = self._take()
         try:
-            rows = self._execute(c, sql, params, all_rows)
+            row = self._execute(c, sql, params)
         except psycopg.Error as exc:
             gone = (c.conn.broken or c.conn.pgconn.status != ConnStatus.OK
                     or self._dialect.is_disconnect(exc, c.conn, None))
@@ -100,9 +100,9 @@ class DirectConnections:
             self._give_back(c)
             raise
         self._give_back(c)
-        return rows
+        return row
 
-    def _execute(self, c: _Conn, sql: str, params: dict | list, all_rows: bool) -> list[tuple]:
+    def _execute(self, c: _Conn, sql: str, params: dict | list) -> tuple | None:
         text, names = self._statements.get(sql) or self._statements.setdefault(sql, _positional(sql))
         values = [params[n] for n in names] if names is not None else params
         encoded = c.tx.dump_sequence(values, [PyFormat.AUTO] * len(values))
@@ -119,10 +119,10 @@ class DirectConnections:
         if res.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK):
             raise errors.error_from_result(res, encoding=c.conn.info.encoding)
         if res.status == ExecStatus.COMMAND_OK or not res.ntuples:
-            return []
+            return None
         maker = self._rows.get(sql) or self._rows.setdefault(sql, _row_maker(res))
         c.tx.set_pgresult(res)
-        return c.tx.load_rows(0, res.ntuples if all_rows else 1, maker)
+        return c.tx.load_row(0, maker)
 
     def close(self) -> None:
         self._drop_all()

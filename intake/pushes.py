@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.db import Database, utcnow
-from core.groupcommit import GroupInsert
 from core.identity import IdentityVault
 from core.models import Push, PushSignature
 
@@ -75,7 +74,6 @@ _TOUCH = ("INSERT INTO conversations (openid_hash, openid_enc, last_inbound_at, 
           "SET last_inbound_at = excluded.last_inbound_at WHERE conversations.last_inbound_at < excluded.last_inbound_at")
 _PIECE = sa.text("INSERT INTO pushes (key, conversation, sealed, at, media, attempts) "
                  "VALUES (:key, :conversation, :sealed, :at, :media, :attempts) ON CONFLICT (key) DO NOTHING RETURNING key")
-_PIECE_COLUMNS = ("key", "conversation", "sealed", "at", "media", "attempts")
 
 
 def capture(db: Database, vault: IdentityVault, openid: str, key: str, piece: Piece,
@@ -85,17 +83,9 @@ def capture(db: Database, vault: IdentityVault, openid: str, key: str, piece: Pi
     params = {"key": key, "conversation": vault.openid_hash(openid), "sealed": piece.sealed(vault, _order(now), openid),
               "at": hour(now), "media": "pending" if piece.needs_download else None, "attempts": 0}
     if db.engine.dialect.name == "postgresql":
-        return _grouped(db).insert(params)
+        return db.autocommit_row(_PIECE, params) is not None
     with db.engine.begin() as conn:
         return conn.execute(_PIECE, params).first() is not None
-
-
-def _grouped(db: Database) -> GroupInsert:
-    """Pieces arriving together are committed together (`core.groupcommit`): one per database."""
-    group = getattr(db, "_piece_inserts", None)
-    if group is None:
-        group = db._piece_inserts = GroupInsert(db, "pushes", _PIECE_COLUMNS, "key")
-    return group
 
 
 def touch(s: Session, vault: IdentityVault, openid: str, now: datetime | None = None) -> None:

@@ -32,7 +32,8 @@ def test_direct_statements_take_any_parameter_types_and_name_their_columns(app):
     assert db.autocommit_row(stmt, {"at": None, "n": None, "b": None, "s": None}) == (None, None, None, None)
     row = db.autocommit_row(stmt, {"at": datetime(2026, 12, 2, 9), "n": 7, "b": b"\x00\xff", "s": "巡察"})
     assert (row.at, row.n, row.b, row.s) == (datetime(2026, 12, 2, 9), 7, b"\x00\xff", "巡察")
-    assert db.autocommit_rows("SELECT g FROM generate_series(1, %s) g", [3]) == [(1,), (2,), (3,)]
+    assert db.autocommit_row(sa.text("SELECT g FROM generate_series(:a, 3) g"), {"a": 2}) == (2,)  # the first row
+    assert db.autocommit_row(sa.text("SELECT 1 WHERE false"), {}) is None
 
 
 @pytest.mark.needs_postgres
