@@ -48,15 +48,29 @@ def random_bytes(n: int) -> bytes:
     return e.buf[e.at - n:e.at]
 
 
+def _mac(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def _keyed(mac: hmac.HMAC, value: str) -> str:
+    """HMAC-SHA256 of `value` (hex) from a keyed HMAC's copy. The same value as
+    `hmac.digest(key, ...)`, which with OpenSSL 3 looks the digest up by name on every call:
+    4 µs of CPU a hash with a worker's four threads hashing at once, against 1.5 µs for a copy."""
+    h = mac.copy()
+    h.update(value.encode())
+    return h.hexdigest()
+
+
 class IdentityVault:
     def __init__(self, identity_key: str):
         root = hashlib.sha256(identity_key.encode()).digest()
         key = hmac.digest(root, b"encrypt", "sha256")
         self._fernet = Fernet(base64.urlsafe_b64encode(key))  # values written before AES-GCM
         self._aead = AESGCM(key)
-        self._index_key = hmac.digest(root, b"blind-index", "sha256")
-        self._event_key = hmac.digest(root, b"event-dedupe", "sha256")
-        self._tag_key = hmac.digest(root, b"consumed-tags", "sha256")
+        # Keyed once: each hash copies its HMAC's state (`_keyed`) instead of keying a new one.
+        self._index_mac = _mac(hmac.digest(root, b"blind-index", "sha256"))
+        self._event_mac = _mac(hmac.digest(root, b"event-dedupe", "sha256"))
+        self._tag_mac = _mac(hmac.digest(root, b"consumed-tags", "sha256"))
         _decoy()  # made now, so that the first lookup of a process takes no longer than the others
 
     def encrypt(self, value: str | None) -> bytes | None:
@@ -87,17 +101,17 @@ class IdentityVault:
 
     def tag(self, value: str) -> str:
         """A keyed hash with a key of its own: a submitted piece's mark (see intake.drafts)."""
-        return hmac.digest(self._tag_key, value.encode(), "sha256").hex()
+        return _keyed(self._tag_mac, value)
 
     def openid_hash(self, openid: str) -> str:
-        return hmac.digest(self._index_key, openid.encode(), "sha256").hex()
+        return _keyed(self._index_mac, openid)
 
     def push_key(self, openid: str, *parts: str) -> str:
         """A push's dedupe key: the sender and what identifies the push (MsgId; CreateTime and
         the event for events). Keyed on the openid itself with a key of its own, so it cannot
         be matched to a conversation's `openid_hash` from the database; the sender is part of
         it, so another sender's push with the same MsgId is never taken for a retry."""
-        return hmac.digest(self._event_key, "|".join((openid, *parts)).encode(), "sha256").hex()[:48]
+        return _keyed(self._event_mac, "|".join((openid, *parts)))[:48]
 
 
 def new_query_code(length: int = 8) -> str:

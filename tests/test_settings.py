@@ -151,6 +151,26 @@ def test_identity_is_encrypted_and_key_bound():
         IdentityVault("k2").decrypt(token)
 
 
+def test_keyed_hashes_are_those_already_stored():
+    """The blind index, the dedupe key and the submitted-piece tag are HMAC-SHA256 under keys
+    derived from IDENTITY_KEY; how they are computed may change, their values may not (rows
+    written before are looked up by them)."""
+    import hashlib
+    import hmac
+
+    root = hashlib.sha256(b"k1").digest()
+
+    def reference(label: bytes, value: str) -> str:
+        return hmac.new(hmac.digest(root, label, "sha256"), value.encode(), hashlib.sha256).hexdigest()
+
+    vault = IdentityVault("k1")
+    for _ in range(2):  # a second use of the keyed state gives the same value
+        assert vault.openid_hash("oOPENID123") == reference(b"blind-index", "oOPENID123")
+        assert vault.push_key("oOPENID123", "msg", "42") == reference(b"event-dedupe", "oOPENID123|msg|42")[:48]
+        assert vault.tag("piece") == reference(b"consumed-tags", "piece")
+    assert vault.openid_hash("巡察") == reference(b"blind-index", "巡察")
+
+
 def test_nonces_never_repeat_across_threads_and_forks():
     """Nonces come from a per-thread buffer of os.urandom: no two sealed values share one, in one
     thread, across threads, or in a child process forked with a half-used buffer."""
