@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from typing import Callable, Iterable
 from urllib.parse import unquote_plus
 
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import get_content_length
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
@@ -38,6 +40,7 @@ from intake.jobs import NEW_MEDIA, fetch_new_media
 log = logging.getLogger(__name__)
 
 PATH = "/wechat"
+ALLOW = "GET, HEAD, POST, OPTIONS"
 _TEXT, _XML = "text/plain; charset=utf-8", "application/xml; charset=utf-8"
 Answer = tuple[int, str, str]  # status, content type, body
 
@@ -64,7 +67,9 @@ _UNAVAILABLE = _plain("temporarily unavailable, please retry", 503)
 
 
 class Webhook:
-    """WSGI middleware: `/wechat` answered here, anything else passed to `then` (the Flask app)."""
+    """WSGI middleware: `/wechat` answered here, anything else passed to `then` (the Flask app).
+    It sits outside `ProxyFix`: it sees the proxy's address, and reads none (a limit by address
+    here would need the forwarded one)."""
 
     def __init__(self, app: Flask, then: Callable):
         self.app, self.then = app, then
@@ -78,26 +83,32 @@ class Webhook:
                 status, ctype, text = receive(self.app, environ)
             elif method in ("GET", "HEAD"):
                 status, ctype, text = verify(self.app.extensions["settings"], _query(environ))
+            elif method == "OPTIONS":
+                status, ctype, text = _plain("", 200)
             else:
                 status, ctype, text = _plain("method not allowed", 405)
         except Refused as refused:
             status, ctype, text = refused.answer
-        except Exception:
+        except Exception as exc:
             if self.app.testing or self.app.debug:
                 raise
-            log.exception("the webhook failed on a %s", method)  # the code's lines, no push's values
+            # The exception's type and the lines of code it went through; never its message, which
+            # may quote a field of the push (int() quotes what it refused).
+            log.error("the webhook failed on a %s: %s\n%s", method, type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)).rstrip())
             status, ctype, text = _plain("internal error", 500)
         body = text.encode()
         headers = [("Content-Type", ctype), ("Content-Length", str(len(body)))]
-        if status == 405:
-            headers.append(("Allow", "GET, HEAD, POST"))
+        if status == 405 or method == "OPTIONS":
+            headers.append(("Allow", ALLOW))
         start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
         return [] if method == "HEAD" else [body]
 
 
 def _query(environ: dict) -> dict[str, str]:
     """The query string's parameters (the first of a name wins, as Flask's `request.args.get`).
-    WeChat's are ASCII words: the escapes are undone only where there are any."""
+    WeChat's are ASCII words: the escapes are undone only where there are any (as UTF-8; a byte
+    that is not becomes U+FFFD, where werkzeug kept its escape: either way no signature fits)."""
     qs = environ.get("QUERY_STRING", "")
     if not qs.isascii():  # WSGI gives the raw bytes as latin-1
         qs = qs.encode("latin-1").decode("utf-8", "replace")
@@ -111,19 +122,16 @@ def _query(environ: dict) -> dict[str, str]:
 
 
 def _body(environ: dict, limit: int) -> bytes:
-    """The request's body; refused when it is over `limit` bytes (read no further than that)."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        length = -1
-    stream = environ["wsgi.input"]
-    if length > limit:
-        raise Refused(413, "push too large")
-    if length >= 0:
-        return stream.read(length) if length else b""
+    """The request's body, as Flask's `request.stream` gave it (werkzeug's reading of the
+    length: none when chunked, 0 when malformed); refused when over `limit` bytes."""
+    length = get_content_length(environ)
+    if length is not None:
+        if length > limit:
+            raise Refused(413, "push too large")
+        return environ["wsgi.input"].read(length) if length else b""
     if not environ.get("wsgi.input_terminated"):  # no length, and the server does not end the stream
         return b""
-    body = stream.read(limit + 1)
+    body = environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
         raise Refused(413, "push too large")
     return body

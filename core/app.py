@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, features: Iterable[ModuleType] 
 
 
 class _CookielessFirst(SecureCookieSessionInterface):
-    """A request without the session cookie (every WeChat push, a villager's first visit) gets
+    """A request without the session cookie (a villager's first visit, a script) gets
     an empty session at once; Flask would build the cookie's signer first. Saving is unchanged:
     a session that is written still gets its signed cookie."""
 

@@ -22,9 +22,9 @@ def stored(db) -> int:
 
 
 def post_without_length(client, query: str, body: bytes, terminated: bool):
-    """A POST whose body has no Content-Length: sent chunked, gunicorn ends the stream for the
-    app (`wsgi.input_terminated`); a server that does not leaves it unbounded."""
-    environ = {"CONTENT_LENGTH": ""}  # else the test client counts the bytes
+    """A POST sent chunked (no length counts): gunicorn ends the stream for the app
+    (`wsgi.input_terminated`); a server that does not leaves it unbounded."""
+    environ = {"HTTP_TRANSFER_ENCODING": "chunked"}
     if terminated:
         environ["wsgi.input_terminated"] = True
     return client.open(f"/wechat?{query}", method="POST", input_stream=io.BytesIO(body),
@@ -64,9 +64,30 @@ def test_escaped_and_repeated_query_parameters_read_as_flask_read_them(citizen, 
     assert stored(db) == 1
 
 
+@pytest.mark.parametrize("length", ["-5", "abc", "0"])
+def test_a_malformed_length_reads_no_body(citizen, db, length):
+    """As werkzeug reads it: a length that is not a number, or is negative, is 0."""
+    query, body = citizen.pusher.push(sim.text(OPENID, REPORT, 8007))
+    r = citizen.client.open(f"/wechat?{query}", method="POST", input_stream=io.BytesIO(body),
+                            content_type="text/xml", environ_overrides={"CONTENT_LENGTH": length,
+                                                                        "wsgi.input_terminated": True})
+    assert (r.status_code, r.get_data(as_text=True)) == (400, "malformed XML push")
+    assert stored(db) == 0
+
+
+def test_a_badly_escaped_signature_is_a_bad_signature(citizen, db):
+    query, body = citizen.pusher.push(sim.text(OPENID, REPORT, 8008))
+    bad = "&".join(p if not p.startswith("signature=") else "signature=%FF%E5%B7" for p in query.split("&"))
+    r = citizen.client.post(f"/wechat?{bad}", data=body, content_type="text/xml")
+    assert (r.status_code, r.get_data(as_text=True)) == (403, "invalid signature")
+    assert stored(db) == 0
+
+
 def test_other_methods_are_405_naming_the_allowed_ones(client):
     r = client.put("/wechat", data=b"<xml/>")
-    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD, POST"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+    r = client.options("/wechat")
+    assert r.status_code == 200 and r.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
 
 
 def test_the_server_check_by_head_answers_without_a_body(client):
@@ -85,21 +106,24 @@ def test_other_paths_go_on_to_flask(client):
     assert client.post("/wechat/", data=b"<xml/>").status_code == 404
 
 
+@pytest.mark.aes
 def test_a_crash_is_a_500_that_logs_the_code_not_the_push(app, citizen, db, monkeypatch, caplog):
     """Outside tests (where it is raised, as Flask raises it) an unexpected error is answered 500
-    and logged with its traceback: the lines of code, not the citizen's words."""
+    and logged with its type and traceback: the lines of code, not the exception's message,
+    which may quote the push (here it does: the citizen's openid and words)."""
     import bot.webhook as wh
 
     def crash(msg):
-        raise RuntimeError("a bug")
+        raise ValueError(f"cannot read {msg.source}: {msg.content}")
 
     monkeypatch.setattr(wh, "piece_of", crash)
     monkeypatch.setattr(app, "testing", False)
     with caplog.at_level(logging.ERROR, logger="bot.webhook"):
         r = citizen.push(sim.text(OPENID, REPORT, 8005))
     assert (r.status_code, r.get_data(as_text=True)) == (500, "internal error")
-    assert "a bug" in caplog.text and REPORT not in caplog.text and OPENID not in caplog.text
+    assert "ValueError" in caplog.text and "in crash" in caplog.text
+    assert REPORT not in caplog.text and OPENID not in caplog.text
     assert stored(db) == 0
     monkeypatch.setattr(app, "testing", True)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError):
         citizen.push(sim.text(OPENID, REPORT, 8006))
