@@ -33,7 +33,7 @@ from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import ConnStatus, ExecStatus
 
 RECYCLE = 1800.0
-_PARAMETER = re.compile(r"%\((\w+)\)s|%s|%%")
+_PARAMETER = re.compile(r"%\((\w+)\)s|%%")
 
 
 class _Conn:
@@ -45,26 +45,20 @@ class _Conn:
         self.prepared: dict[tuple, bytes] = {}  # (statement, parameter types) -> its name here
 
 
-def _positional(sql: str) -> tuple[str, tuple[str, ...] | None]:
-    """A statement in psycopg's paramstyle (named or positional) as libpq's numbered `$n`, with
-    the names in their order (None for positional parameters). A name used twice is one
-    parameter; `%%` is a literal percent sign."""
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """A statement in psycopg's named paramstyle (what SQLAlchemy compiles `:name` to) as libpq's
+    numbered `$n`, with the names in their order. A name used twice is one parameter; `%%` is a
+    literal percent sign."""
     names: list[str] = []
-    count = 0
 
     def number(m: re.Match) -> str:
-        nonlocal count
-        if m.group(0) == "%%":
-            return "%"
         if m.group(1) is None:
-            count += 1
-            return f"${count}"
+            return "%"
         if m.group(1) not in names:
             names.append(m.group(1))
         return f"${names.index(m.group(1)) + 1}"
 
-    out = _PARAMETER.sub(number, sql)
-    return out, (tuple(names) if names else None)
+    return _PARAMETER.sub(number, sql), tuple(names)
 
 
 class DirectConnections:
@@ -76,11 +70,11 @@ class DirectConnections:
         self._keep = keep
         self._lock = threading.Lock()
         self._idle: list[_Conn] = []  # newest last
-        self._statements: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._rows: dict[str, Callable] = {}  # statement -> its rows' named tuple
         self._pid = os.getpid()
 
-    def run(self, sql: str, params: dict | list) -> tuple | None:
+    def run(self, sql: str, params: dict) -> tuple | None:
         """Execute one statement in autocommit and return its first row (None: no row)."""
         c = self._take()
         try:
@@ -102,9 +96,9 @@ class DirectConnections:
         self._give_back(c)
         return row
 
-    def _execute(self, c: _Conn, sql: str, params: dict | list) -> tuple | None:
-        text, names = self._statements.get(sql) or self._statements.setdefault(sql, _positional(sql))
-        values = [params[n] for n in names] if names is not None else params
+    def _execute(self, c: _Conn, sql: str, params: dict) -> tuple | None:
+        text, names = self._statements.get(sql) or self._statements.setdefault(sql, _numbered(sql))
+        values = [params[n] for n in names]
         encoded = c.tx.dump_sequence(values, [PyFormat.AUTO] * len(values))
         key = (sql, c.tx.types)
         name = c.prepared.get(key)

@@ -9,16 +9,15 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from core.direct import _positional
+from core.direct import _numbered
 from core.jobs import NUDGE_WINDOW, Jobs
 from tests.conftest import redis_url
 
 
 def test_psycopg_parameters_become_numbered_and_a_repeated_name_is_one():
-    assert _positional("SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE 'a%%'") == ("SELECT $1, $2, $1 WHERE x LIKE 'a%'",
-                                                                            ("a", "b"))
-    assert _positional("INSERT INTO t VALUES (%s, %s), (%s, %s)") == ("INSERT INTO t VALUES ($1, $2), ($3, $4)",
-                                                                      None)
+    assert _numbered("SELECT %(a)s, %(b)s, %(a)s WHERE x LIKE 'a%%'") == ("SELECT $1, $2, $1 WHERE x LIKE 'a%'",
+                                                                          ("a", "b"))
+    assert _numbered("SELECT 1") == ("SELECT 1", ())
 
 
 @pytest.mark.needs_postgres
